@@ -1,0 +1,1 @@
+"""Foundation MABEAM: the reference cluster node that the suites test."""

@@ -1,0 +1,1 @@
+"""Coordination: agent groups, consensus, and resource pools with allocation."""

@@ -1,0 +1,1 @@
+"""Economics: accounts and transactions, auctions, market data and analytics."""

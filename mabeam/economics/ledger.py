@@ -1,0 +1,121 @@
+"""Accounts and transactions.
+
+A transaction is recorded as pending when submitted and settled later by the
+settlement driver, which mirrors the seed's asynchronous TransactionProcessor.
+Settlement either moves the whole amount or nothing, so the sum of balances
+changes only through ``account.create``: money is conserved by construction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import Conflict, NotFound
+
+PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self.balances: dict[str, float] = {}
+        self.transactions: dict[str, dict[str, Any]] = {}
+        self.pending: dict[str, None] = {}  # insertion-ordered set of pending ids
+        self.minted: float = 0  # sum of opening balances: the conserved total
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "balances": self.balances,
+            "transactions": self.transactions,
+            "pending": list(self.pending),
+            "minted": self.minted,
+        }
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> "Ledger":
+        ledger = cls()
+        ledger.balances, ledger.transactions = data["balances"], data["transactions"]
+        ledger.pending = dict.fromkeys(data["pending"])
+        ledger.minted = data["minted"]
+        return ledger
+
+    # -- reads ---------------------------------------------------------------
+
+    def account(self, account_id: str) -> dict[str, Any]:
+        if account_id not in self.balances:
+            raise NotFound("not_found", f"no account '{account_id}'")
+        return {"id": account_id, "balance": self.balances[account_id]}
+
+    def accounts(self) -> dict[str, Any]:
+        return {
+            "accounts": [{"id": k, "balance": v} for k, v in self.balances.items()],
+            "total": sum(self.balances.values()),
+        }
+
+    def transaction(self, tx_id: str) -> dict[str, Any]:
+        tx = self.transactions.get(tx_id)
+        if tx is None:
+            raise NotFound("not_found", f"no transaction '{tx_id}'")
+        return tx
+
+
+def create_account(state: Any, cmd: dict[str, Any]) -> dict[str, Any]:
+    ledger: Ledger = state.ledger
+    account_id, balance = cmd["id"], cmd["balance"]
+    if account_id in ledger.balances:
+        raise Conflict("already_exists", f"account '{account_id}' already exists", "id")
+    ledger.balances[account_id] = balance
+    ledger.minted += balance
+    return {"id": account_id, "balance": balance}
+
+
+def submit(state: Any, cmd: dict[str, Any]) -> dict[str, Any]:
+    ledger: Ledger = state.ledger
+    tx_id = cmd["id"]
+    if tx_id in ledger.transactions:
+        raise Conflict("already_exists", f"transaction '{tx_id}' already exists", "id")
+    ledger.transactions[tx_id] = {
+        "transaction_id": tx_id,
+        "from": cmd["from"],
+        "to": cmd["to"],
+        "amount": cmd["amount"],
+        "reference": cmd.get("reference"),
+        "status": PENDING,
+        "submitted_at": cmd["time"],
+    }
+    ledger.pending[tx_id] = None
+    return {"transaction_id": tx_id, "status": PENDING}
+
+
+def _refusal(ledger: Ledger, tx: dict[str, Any]) -> str | None:
+    if tx["from"] not in ledger.balances or tx["to"] not in ledger.balances:
+        return "unknown_account"
+    if ledger.balances[tx["from"]] < tx["amount"]:
+        return "insufficient_funds"
+    return None
+
+
+def settle(state: Any, cmd: dict[str, Any]) -> dict[str, Any]:
+    """Settle the listed transactions in order; ids no longer pending are skipped."""
+    ledger: Ledger = state.ledger
+    settled = []
+    for tx_id in cmd["ids"]:
+        if tx_id not in ledger.pending:
+            continue
+        del ledger.pending[tx_id]
+        tx = ledger.transactions[tx_id]
+        reason = _refusal(ledger, tx)
+        data = {k: tx[k] for k in ("transaction_id", "from", "to", "amount", "reference")}
+        if reason is None:
+            ledger.balances[tx["from"]] -= tx["amount"]
+            ledger.balances[tx["to"]] += tx["amount"]
+            tx["status"] = COMPLETED
+        else:
+            tx["status"] = FAILED
+            tx["reason"] = data["reason"] = reason
+        tx["settled_at"] = cmd["time"]
+        state.events.append(f"economics.transaction.{tx['status']}", data, cmd["time"], cmd["node"])
+        settled.append(tx_id)
+    return {"settled": settled}
+
+
+OPS = {"account.create": create_account, "transaction.submit": submit, "transaction.settle": settle}

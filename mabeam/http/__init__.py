@@ -1,0 +1,1 @@
+"""The node's HTTP/JSON API (docs/api.md), on aiohttp."""

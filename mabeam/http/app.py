@@ -1,0 +1,85 @@
+"""Build the aiohttp application: routes, per-op instrumentation, the error guard.
+
+Each route is wrapped once at start-up with its op name, so the per-request
+cost of telemetry and error mapping is a perf_counter pair and a dict update.
+"""
+
+from __future__ import annotations
+
+import logging
+from time import perf_counter
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from ..errors import DomainError, NotFound
+from ..node import Node
+from . import agents, coordination, economics, events, registry, system
+from .respond import BODY_LIMIT, error_response, json_response, too_large
+
+log = logging.getLogger("mabeam.http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Route = tuple[str, str, str, Handler]  # method, path, op, handler
+NODE = web.AppKey("node", Node)
+
+_ROUTE_MODULES = (system, agents, registry, events, economics, coordination)
+
+
+def instrument(node: Node, op: str, handler: Handler) -> Handler:
+    observe = node.telemetry.observe
+    count = node.telemetry.count
+
+    async def instrumented(request: web.Request) -> web.StreamResponse:
+        started = perf_counter()
+        try:
+            return await handler(request)
+        except DomainError as exc:
+            count("errors." + exc.code)
+            return error_response(exc)
+        finally:
+            observe(op, perf_counter() - started)
+
+    return instrumented
+
+
+def guard(node: Node) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Catch-all: aiohttp's own HTTP errors become JSON; anything else is a 500."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except DomainError as exc:
+            node.telemetry.count("errors." + exc.code)
+            return error_response(exc)
+        except web.HTTPRequestEntityTooLarge:
+            node.telemetry.count("errors.body_too_large")
+            return error_response(too_large())
+        except web.HTTPException as exc:
+            if exc.status == 404:
+                err = NotFound("not_found", f"no route for {request.method} {request.path}")
+                node.telemetry.count("errors.not_found")
+                return error_response(err)
+            if exc.status == 405:
+                node.telemetry.count("errors.method_not_allowed")
+                return json_response(
+                    {"error": "method_not_allowed", "detail": f"{request.method} is not allowed on {request.path}"},
+                    405,
+                )
+            raise
+        except Exception:
+            node.telemetry.count("errors.internal")
+            log.exception("unexpected error in %s %s", request.method, request.path)
+            return json_response({"error": "internal", "detail": "unexpected error; see the node log"}, 500)
+
+    return middleware
+
+
+def build_app(node: Node) -> web.Application:
+    app = web.Application(client_max_size=BODY_LIMIT, middlewares=[guard(node)])
+    app[NODE] = node
+    for module in _ROUTE_MODULES:
+        for method, path, op, handler in module.routes(node):
+            app.router.add_route(method, path, instrument(node, op, handler))
+    return app

@@ -1,0 +1,72 @@
+"""The entry point as a real process: listening line, health, clean exit on signals."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+
+def _start(*extra: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mabeam", "--node-id", "n9", "--port", "0", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    line = proc.stdout.readline()  # blocks until the node prints it (or exits)
+    assert line.startswith("mabeam n9 listening on http://127.0.0.1:"), (line, proc.stderr.read())
+    return proc, line.split()[-1]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serves_then_exits_cleanly_on_signal(sig):
+    proc, url = _start("--peers", "n2=127.0.0.1:1,n3=127.0.0.1:2", "--seed", "3")
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=10) as resp:
+            health = json.loads(resp.read())
+        assert resp.status == 200 and health["node"] == "n9" and health["status"] == "ok"
+        proc.send_signal(sig)
+        assert proc.wait(timeout=15) == 0
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_exits_promptly_with_an_open_long_poll():
+    proc, url = _start()
+    try:
+        import threading
+
+        errors: list[BaseException] = []
+
+        def poll() -> None:
+            try:
+                urllib.request.urlopen(url + "/events?pattern=never.*&wait=30", timeout=40).read()
+            except BaseException as exc:  # noqa: BLE001 - the server may cut the connection
+                errors.append(exc)
+
+        thread = threading.Thread(target=poll, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # wait until the poll is parked on the node
+            with urllib.request.urlopen(url + "/telemetry", timeout=10) as resp:
+                if json.loads(resp.read())["gauges"]["event_readers_waiting"] >= 1:
+                    break
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0  # well before the 30 s poll would end
+        thread.join(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_rejects_bad_arguments():
+    result = subprocess.run([sys.executable, "-m", "mabeam", "--port", "1"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "--node-id" in result.stderr

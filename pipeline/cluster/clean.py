@@ -1,0 +1,171 @@
+"""Remove what dead cluster runs left behind: ``python -m pipeline.cluster.clean``.
+
+Reads every run state file (see :mod:`pipeline.cluster.runstate`).  A run whose
+runner is still alive is left alone.  For a dead run it kills each recorded
+process whose start time still matches (never a recycled pid), together with
+the members of its process group that started after it, deletes the run's
+proxies on the Toxiproxy server it used (when that server still answers), and
+removes the state file.  Safe to run at any time, also from CI before a stage.
+
+Options: ``--run RUN_ID`` (only that run), ``--dry-run`` (report only),
+``--dir PATH`` (state directory).  Exit status 0 unless a state file could not
+be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.cluster.runstate import ProcessRecord, RunState, runs_dir, same_process, start_ticks
+
+__all__ = ["CleanReport", "clean", "clean_run", "kill_record", "main"]
+
+
+@dataclass
+class CleanReport:
+    """What a clean pass saw and did."""
+
+    runs_seen: list[str] = field(default_factory=list)
+    live_runs: list[str] = field(default_factory=list)
+    cleaned_runs: list[str] = field(default_factory=list)
+    killed: list[tuple[str, str, int]] = field(default_factory=list)  # (run, name, pid)
+    proxies_deleted: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def found_anything(self) -> bool:
+        return bool(self.killed or self.proxies_deleted or self.cleaned_runs)
+
+    def summary(self) -> str:
+        lines = [f"run state files: {len(self.runs_seen)}, live runs left alone: {len(self.live_runs)}, "
+                 f"dead runs cleaned: {len(self.cleaned_runs)}"]
+        lines += [f"  killed {name} pid {pid} (run {run})" for run, name, pid in self.killed]
+        lines += [f"  deleted proxy {name} (run {run})" for run, name in self.proxies_deleted]
+        lines += [f"  error: {e}" for e in self.errors]
+        return "\n".join(lines)
+
+
+def _group_members(pgid: int, not_before: int | None) -> list[int]:
+    """Pids in process group ``pgid`` that started no earlier than the leader."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            if os.getpgid(pid) != pgid:
+                continue
+        except (ProcessLookupError, PermissionError):
+            continue
+        ticks = start_ticks(pid)
+        if ticks is None or (not_before is not None and ticks < not_before):
+            continue
+        members.append(pid)
+    return members
+
+
+def kill_record(record: ProcessRecord, *, wait: float = 2.0) -> list[int]:
+    """SIGKILL a recorded process (and its group) if it is still the same
+    process; return the pids signalled.  Members of the group are recognised by
+    pgid and by starting after the recorded leader."""
+    victims: list[int] = []
+    if same_process(record.pid, record.ticks):
+        victims.append(record.pid)
+    if record.group:
+        victims += [p for p in _group_members(record.pid, record.ticks) if p not in victims]
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + wait
+    for pid in victims:
+        while start_ticks(pid) is not None and time.monotonic() < deadline:
+            try:  # reap if it is our child, else just wait for it to vanish
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    break
+            except ChildProcessError:
+                pass
+            time.sleep(0.01)
+    return victims
+
+
+def _delete_proxy(url: str, name: str) -> bool:
+    req = urllib.request.Request(f"{url.rstrip('/')}/proxies/{urllib.parse.quote(name, safe='')}",
+                                 method="DELETE")
+    try:
+        with urllib.request.urlopen(req, timeout=1.0):
+            return True
+    except (urllib.error.URLError, OSError):  # HTTPError (404: already gone) included
+        return False
+
+
+def clean_run(state: RunState, report: CleanReport, *, dry_run: bool = False) -> None:
+    """Clean one dead run (the caller decided it is dead)."""
+    # nodes and helpers first, the Toxiproxy server it owned last
+    records = sorted(state.processes.values(), key=lambda r: r.role == "toxiproxy")
+    for record in records:
+        if record.role == "watchdog":
+            continue
+        alive = same_process(record.pid, record.ticks) or (record.group and _group_members(record.pid, record.ticks))
+        if not alive:
+            continue
+        if dry_run:
+            report.killed.append((state.run_id, record.name, record.pid))
+            continue
+        for pid in kill_record(record):
+            report.killed.append((state.run_id, record.name, pid))
+    if state.toxiproxy_url and state.proxies and not state.toxiproxy_owned:
+        for name in state.proxies:
+            if dry_run or _delete_proxy(state.toxiproxy_url, name):
+                report.proxies_deleted.append((state.run_id, name))
+    if not dry_run:
+        state.remove()
+    report.cleaned_runs.append(state.run_id)
+
+
+def clean(*, run_id: str | None = None, dry_run: bool = False, directory: Path | None = None) -> CleanReport:
+    """Clean every dead run (or just ``run_id``) in ``directory``."""
+    report = CleanReport()
+    directory = directory or runs_dir()
+    if not directory.is_dir():
+        return report
+    for path in sorted(directory.glob("*.json")):
+        if run_id is not None and path.stem != run_id:
+            continue
+        try:
+            state = RunState.load(path)
+        except (OSError, ValueError, TypeError, json.JSONDecodeError) as exc:
+            report.errors.append(f"{path}: unreadable ({exc})")
+            continue
+        report.runs_seen.append(state.run_id)
+        if state.runner_alive():
+            report.live_runs.append(state.run_id)
+            continue
+        clean_run(state, report, dry_run=dry_run)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.cluster.clean", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", dest="run_id", help="clean only this run id")
+    parser.add_argument("--dry-run", action="store_true", help="report what would be done")
+    parser.add_argument("--dir", type=Path, default=None, help=f"state directory (default {runs_dir()})")
+    args = parser.parse_args(argv)
+    report = clean(run_id=args.run_id, dry_run=args.dry_run, directory=args.dir)
+    print(report.summary())
+    return 1 if report.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

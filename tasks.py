@@ -1,0 +1,62 @@
+"""invoke tasks: the pipeline's entry points (``invoke --list``; docs/pipeline.md).
+
+Exit codes: 0 pass, 1 fail, 2 configuration or usage error, 3 unknown (a stage's
+measurement could not be trusted), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from invoke import Exit, task
+
+from pipeline import runner
+from pipeline.config import ConfigError
+from pipeline.gate import EXIT_CONFIG
+from pipeline.matrix import matrix as matrix_entries
+from pipeline.matrix import matrix_json
+
+_BRANCH_TYPE = "feature, main or release (default: feature; --branch wins)"
+_BRANCH = "a git ref such as refs/heads/main or refs/tags/v1.2; picks the branch type"
+_CONFIG = "configuration file (default: pipeline.toml, then [tool.pipeline] in pyproject.toml)"
+_STAGE = "only these stages, comma-separated (a CI stage job); their failure fails, even if optional"
+
+
+def _stages(value: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+def _finish(code: int) -> None:
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={"branch-type": _BRANCH_TYPE, "branch": _BRANCH, "config": _CONFIG, "stage": _STAGE,
+            "pytest-args": "extra pytest arguments for every stage, e.g. \"-k auction -x\""})
+def pipeline(c, branch_type="", branch="", config="", pytest_args="", stage=""):
+    """Run the policy's stages, merge their JUnit, judge the gate."""
+    _finish(runner.pipeline(runner.Options(branch_type or None, branch or None, config or None,
+                                           pytest_args, _stages(stage))))
+
+
+@task(help={"config": _CONFIG, "pytest-args": "extra pytest arguments for every stage"})
+def release_gate(c, config="", pytest_args=""):
+    """Run every stage as required (release policy), judge the gate."""
+    _finish(runner.pipeline(runner.Options("release", None, config or None, pytest_args)))
+
+
+@task(help={"branch-type": _BRANCH_TYPE, "branch": _BRANCH, "config": _CONFIG, "stage": _STAGE})
+def gate(c, branch_type="", branch="", config="", stage=""):
+    """Judge the reports already in reports/, running nothing."""
+    _finish(runner.gate(runner.Options(branch_type or None, branch or None, config or None, "", _stages(stage))))
+
+
+@task(help={"branch": _BRANCH, "branch-type": _BRANCH_TYPE, "config": _CONFIG})
+def matrix(c, branch="", branch_type="", config=""):
+    """Print the CI matrix for --branch REF as one line of JSON."""
+    try:
+        cfg, branch_type, _ = runner.plan_for(runner.Options(branch_type or None, branch or None, config or None))
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise Exit(code=EXIT_CONFIG) from None
+    print(matrix_json(matrix_entries(cfg, branch_type)))

@@ -60,3 +60,12 @@ def matrix(c, branch="", branch_type="", config=""):
         print(f"error: {exc}", file=sys.stderr)
         raise Exit(code=EXIT_CONFIG) from None
     print(matrix_json(matrix_entries(cfg, branch_type)))
+
+
+@task(help={"run": "clean only this run id (default: every run whose runner is gone)",
+            "dry-run": "only say what would be removed"})
+def cluster_clean(c, run="", dry_run=False):
+    """Remove what crashed cluster runs left behind."""
+    from pipeline.cluster import clean
+
+    _finish(clean.main([*(["--run", run] if run else []), *(["--dry-run"] if dry_run else [])]))

@@ -62,3 +62,10 @@ def service(session: nox.Session) -> None:
     """Contract and end-to-end workflow suites against one real mabeam node."""
     _install(session)
     _pytest(session, "service", "suites/service")
+
+
+@nox.session
+def multinode(session: nox.Session) -> None:
+    """Replicated-cluster suites: partitions, crashes, restarts, checked from recorded histories."""
+    _install(session)
+    _pytest(session, "multinode", "suites/multinode")

@@ -1,17 +1,26 @@
-"""``python -m mabeam --node-id n1 --port P``: run one node until SIGTERM or SIGINT."""
+"""``python -m mabeam --node-id n1 --port P [--peers ...]``: run one node until SIGTERM or SIGINT.
+
+Without ``--peers`` the node is a one-member cluster with a local log; with
+them it is a member of a Raft-replicated cluster (``mabeam.replication``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
 from .http.app import build_app
 from .node import Node
+from .replication.auth import DEV_SECRET
+
+log = logging.getLogger("mabeam")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -19,14 +28,74 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--node-id", required=True, help="this node's name, e.g. n1")
     parser.add_argument("--port", type=int, required=True, help="HTTP port (0: pick a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--peers", default="", help="other nodes, id=host:port,... (accepted, unused for now)")
+    parser.add_argument("--peers", default="", help="the other initial members, id=host:port,...")
     parser.add_argument("--seed", type=int, default=None, help="seed for every random choice (ids)")
     parser.add_argument("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
-    return parser.parse_args(argv)
+    cluster = parser.add_argument_group("cluster mode (with --peers)")
+    cluster.add_argument("--data-dir", default=None, help="keep the Raft term, vote, log and snapshot here")
+    cluster.add_argument("--cluster-secret", default=None, help="shared secret (default: $MABEAM_CLUSTER_SECRET)")
+    cluster.add_argument("--tick-ms", type=int, default=50, help="Raft tick (default 50 ms)")
+    cluster.add_argument("--election-ticks", type=int, default=10, help="election timeout in ticks (default 10)")
+    cluster.add_argument("--member-grace-s", type=float, default=3.0, help="remove a member silent this long")
+    cluster.add_argument("--commit-timeout-s", type=float, default=2.0, help="longest wait for a write's commit")
+    cluster.add_argument("--snapshot-every", type=int, default=1000, help="entries between log compactions")
+    cluster.add_argument("--fsync", action="store_true", help="fsync every Raft write (survives power loss)")
+    cluster.add_argument("--join", action="store_true", help="a node without data asks the leader to add it")
+    args = parser.parse_args(argv)
+    try:
+        args.peer_map = parse_peers(args.peers)
+    except ValueError as exc:
+        parser.error(f"--peers: {exc}")
+    if args.node_id in args.peer_map:
+        parser.error(f"--peers: lists this node ({args.node_id}) itself")
+    if args.tick_ms < 1 or args.election_ticks < 2 or args.member_grace_s <= 0 or args.commit_timeout_s <= 0:
+        parser.error("--tick-ms >= 1, --election-ticks >= 2, --member-grace-s > 0, --commit-timeout-s > 0")
+    if args.snapshot_every < 1:
+        parser.error("--snapshot-every must be >= 1")
+    return args
+
+
+def parse_peers(text: str) -> dict[str, str]:
+    """``n2=127.0.0.1:4001,n3=127.0.0.1:4002`` -> {"n2": "127.0.0.1:4001", ...}."""
+    peers: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, address = item.partition("=")
+        host, colon, port = address.rpartition(":")
+        if not sep or not name or not colon or not host or not port.isdigit():
+            raise ValueError(f"{item!r} is not id=host:port")
+        if name in peers:
+            raise ValueError(f"{name} is listed twice")
+        peers[name] = address
+    return peers
+
+
+def make_node(args: argparse.Namespace) -> Node:
+    if not args.peer_map:
+        return Node(args.node_id, seed=args.seed)
+    from .replication import ClusterOptions, ReplicatedLog
+
+    secret = args.cluster_secret or os.environ.get("MABEAM_CLUSTER_SECRET")
+    if not secret:
+        log.warning("no cluster secret given (--cluster-secret or MABEAM_CLUSTER_SECRET): using the development secret")
+    options = ClusterOptions(
+        node_id=args.node_id,
+        peers=args.peer_map,
+        secret=secret.encode() if secret else DEV_SECRET,
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        tick_s=args.tick_ms / 1000,
+        election_ticks=args.election_ticks,
+        member_grace_s=args.member_grace_s,
+        commit_timeout_s=args.commit_timeout_s,
+        snapshot_every=args.snapshot_every,
+        join=args.join,
+        fsync=args.fsync,
+        seed=args.seed,
+    )
+    return Node(args.node_id, seed=args.seed, log_factory=lambda machine: ReplicatedLog(machine, options))
 
 
 async def serve(args: argparse.Namespace) -> None:
-    node = Node(args.node_id, seed=args.seed)
+    node = make_node(args)
     runner = web.AppRunner(build_app(node), access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port, backlog=1024)

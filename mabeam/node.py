@@ -98,6 +98,9 @@ class Node:
         self.started_monotonic = time.monotonic()
         self.sse_clients = 0
         self.machine.add_listener(self._on_applied)
+        attach = getattr(self.log, "attach", None)
+        if attach is not None:  # a replicated log installs snapshots through the node
+            attach(self)
         self._register_gauges()
 
     @property
@@ -106,6 +109,11 @@ class Node:
 
     def mode(self) -> str:
         return self.log.mode()
+
+    def cluster_status(self) -> dict[str, Any]:
+        """Role, leader, term, commit index and members in cluster mode; {} otherwise."""
+        status = getattr(self.log, "status", None)
+        return status() if status is not None else {}
 
     def uptime(self) -> float:
         return time.monotonic() - self.started_monotonic

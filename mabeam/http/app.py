@@ -14,8 +14,9 @@ from aiohttp import web
 
 from ..errors import DomainError, NotFound
 from ..node import Node
-from . import agents, coordination, economics, events, registry, system
-from .respond import BODY_LIMIT, error_response, json_response, too_large
+from ..replication.raftlog import ReplicatedLog
+from . import agents, cluster, coordination, economics, events, raft, registry, system
+from .respond import BODY_LIMIT, error_response, json_response, query_flag, too_large
 
 log = logging.getLogger("mabeam.http")
 
@@ -23,7 +24,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Route = tuple[str, str, str, Handler]  # method, path, op, handler
 NODE = web.AppKey("node", Node)
 
-_ROUTE_MODULES = (system, agents, registry, events, economics, coordination)
+_ROUTE_MODULES = (system, agents, registry, events, economics, coordination, cluster, raft)
+STALE_HEADER = "X-Mabeam-Stale"
 
 
 def instrument(node: Node, op: str, handler: Handler) -> Handler:
@@ -76,8 +78,34 @@ def guard(node: Node) -> Callable[..., Awaitable[web.StreamResponse]]:
     return middleware
 
 
+def reads(rlog: ReplicatedLog) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Cluster mode: ``?consistent=true`` waits for a ReadIndex barrier before a GET
+    is served; every GET answer says whether it may be stale."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method != "GET" or request.path.startswith("/raft/"):
+            return await handler(request)
+        consistent = query_flag(request, "consistent")
+        if consistent:
+            await rlog.read_barrier()
+        stale = "no" if consistent or not rlog.stale() else "maybe"
+        request[STALE_HEADER] = stale  # a stream sends its headers itself, before returning
+        response = await handler(request)
+        if not response.prepared:
+            response.headers[STALE_HEADER] = stale
+        return response
+
+    return middleware
+
+
 def build_app(node: Node) -> web.Application:
-    app = web.Application(client_max_size=BODY_LIMIT, middlewares=[guard(node)])
+    middlewares = [guard(node)]
+    limit = BODY_LIMIT
+    if isinstance(node.log, ReplicatedLog):
+        middlewares.append(reads(node.log))
+        limit = raft.PEER_BODY_LIMIT  # client bodies are still capped by respond.body()
+    app = web.Application(client_max_size=limit, middlewares=middlewares)
     app[NODE] = node
     for module in _ROUTE_MODULES:
         for method, path, op, handler in module.routes(node):

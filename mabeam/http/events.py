@@ -69,6 +69,8 @@ def routes(node: Node) -> list[tuple[str, str, str, Any]]:
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
+        if "X-Mabeam-Stale" in request:  # cluster mode: set by the reads middleware
+            response.headers["X-Mabeam-Stale"] = request["X-Mabeam-Stale"]
         await response.prepare(request)
         node.sse_clients += 1
         try:

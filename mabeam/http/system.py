@@ -16,15 +16,15 @@ def routes(node: Node) -> list[tuple[str, str, str, Any]]:
     digest_cache: dict[str, Any] = {"applied": -1, "digest": ""}
 
     async def health(request: web.Request) -> web.Response:
-        return json_response(
-            {
-                "status": "ok",
-                "node": node.node_id,
-                "mode": node.mode(),
-                "uptime_s": node.uptime(),
-                "applied": node.state.applied,
-            }
-        )
+        out = {
+            "status": "ok",
+            "node": node.node_id,
+            "mode": node.mode(),
+            "uptime_s": node.uptime(),
+            "applied": node.state.applied,
+        }
+        out.update(node.cluster_status())  # role, leader, term, commit_index, members (cluster mode)
+        return json_response(out)
 
     async def telemetry(request: web.Request) -> web.Response:
         return json_response(node.telemetry.snapshot())
@@ -42,7 +42,7 @@ def routes(node: Node) -> list[tuple[str, str, str, Any]]:
         return json_response({"digest": digest_cache["digest"], "applied": state.applied})
 
     async def status(request: web.Request) -> web.Response:
-        return json_response({"node": node.node_id, "mode": node.mode()})
+        return json_response({"node": node.node_id, "mode": node.mode(), **node.cluster_status()})
 
     return [
         ("GET", "/health", "health", health),

@@ -1,0 +1,98 @@
+"""Node-to-node endpoints (``/raft/...``), only in cluster mode.
+
+Every request must carry the HMAC of the cluster secret (``replication.auth``);
+without it the answer is 401 ``unauthorized`` before the body is even parsed.
+
+* ``POST /raft/message`` ``{"messages": [...]}``: Raft messages for this node.
+* ``POST /raft/propose`` ``{"command": {...}}``: a write forwarded by a
+  follower; answered with the apply result (``{"result": ...}``) or the error.
+* ``POST /raft/read_index``: the leader's confirmed read point ``{"index"}``.
+* ``POST /raft/hello`` ``{"node", "fresh": incarnation|null}``: a peer without quorum says it is
+  there (reachability, and a request to be re-added if it is not a member).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..errors import BadRequest, DomainError, invalid, missing
+from ..node import Node
+from ..replication.auth import HEADER, verify
+from ..replication.raftlog import ReplicatedLog
+from .respond import BODY_LIMIT, json_response
+
+# Snapshots travel inside messages, so peers may send more than a client may.
+PEER_BODY_LIMIT = 64 * BODY_LIMIT
+
+
+class Unauthorized(DomainError):
+    status = 401
+
+
+async def _authentic(request: web.Request, rlog: ReplicatedLog) -> dict[str, Any]:
+    raw = await request.read()
+    if not verify(rlog.options.secret, request.method, request.path, raw, request.headers.get(HEADER)):
+        raise Unauthorized("unauthorized", "missing or wrong cluster secret signature (X-Mabeam-Auth)")
+    if not raw.strip():
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest("bad_json", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("bad_json", "the body must be a JSON object")
+    return data
+
+
+def routes(node: Node) -> list[tuple[str, str, str, Any]]:
+    rlog = node.log
+    if not isinstance(rlog, ReplicatedLog):
+        return []
+
+    async def message(request: web.Request) -> web.Response:
+        data = await _authentic(request, rlog)
+        messages = data.get("messages")
+        if messages is None:
+            raise missing("messages")
+        if not isinstance(messages, list):
+            raise invalid("messages", "a list of Raft messages")
+        try:
+            rlog.receive(messages)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadRequest("invalid_field", f"field 'messages' holds a bad message: {exc}", "messages") from None
+        return web.Response(status=204)
+
+    async def propose(request: web.Request) -> web.Response:
+        data = await _authentic(request, rlog)
+        command = data.get("command")
+        if command is None:
+            raise missing("command")
+        if not isinstance(command, dict) or not isinstance(command.get("op"), str):
+            raise invalid("command", "a command object with an 'op'")
+        return json_response({"result": await rlog.submit_local(command)})
+
+    async def read_index(request: web.Request) -> web.Response:
+        await _authentic(request, rlog)
+        if not rlog.raft.is_leader:
+            raise rlog._no_quorum()
+        return json_response({"index": await rlog.read_index(rlog.options.commit_timeout_s)})
+
+    async def hello(request: web.Request) -> web.Response:
+        data = await _authentic(request, rlog)
+        peer = data.get("node")
+        if not isinstance(peer, str) or not peer:
+            raise invalid("node", "the sender's node id")
+        fresh = data.get("fresh")
+        if fresh is not None and not isinstance(fresh, str):
+            raise invalid("fresh", "null or the incarnation id of a process without data")
+        return json_response(rlog.hello(peer, fresh or None))
+
+    return [
+        ("POST", "/raft/message", "raft.message", message),
+        ("POST", "/raft/propose", "raft.propose", propose),
+        ("POST", "/raft/read_index", "raft.read_index", read_index),
+        ("POST", "/raft/hello", "raft.hello", hello),
+    ]

@@ -1,0 +1,423 @@
+"""``ReplicatedLog``: the node's ``Log`` when it is one member of a Raft cluster.
+
+One ``RaftNode`` per process. Everything that touches it (ticks, received
+messages, proposals, reads, membership changes) runs synchronously on the
+event loop and hands the resulting ``Output`` to ``_handle``, which persists,
+sends, applies and reacts in the order the core requires. No await happens
+between a call into the core and the handling of its output, so the core is
+never re-entered half-way.
+
+A write (``submit``):
+
+* on the leader with quorum: ``propose``; the request waits (bounded by
+  ``commit_timeout``) for its entry to come out committed with the same index
+  and term, and gets the apply result (or the DomainError apply raised);
+* on a follower: forwarded as ``POST /raft/propose`` to the leader through
+  the peer address; the leader's answer is this node's answer;
+* without quorum (or without a known leader): 503 ``no_quorum`` at once.
+
+A timeout or a lost leadership while waiting is also 503 ``no_quorum``, with
+a detail saying the outcome is unknown: the entry may still commit later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DomainError, Unavailable
+from ..machine import Command, StateMachine
+from ..raft import (
+    COMMAND,
+    BecameLeader,
+    LogEntry,
+    Message,
+    NotLeader,
+    Output,
+    RaftNode,
+    ReadFailed,
+    ReadReady,
+    SteppedDown,
+    message_from_dict,
+)
+from . import modes
+from .membership import Membership
+from .storage import DiskStorage, NullStorage
+from .transport import PeerUnreachable, Transport
+
+if TYPE_CHECKING:
+    from ..node import Node
+
+log = logging.getLogger("mabeam.replication")
+
+HELLO_EVERY_TICKS = 5  # a node without quorum greets every peer this often
+
+
+@dataclass
+class ClusterOptions:
+    node_id: str
+    peers: dict[str, str]  # every other initial member -> address used to reach it
+    secret: bytes
+    data_dir: Path | None = None
+    tick_s: float = 0.05
+    election_ticks: int = 10
+    member_grace_s: float = 3.0
+    commit_timeout_s: float = 2.0
+    snapshot_every: int = 1000  # applied entries between compactions
+    join: bool = False
+    fsync: bool = False
+    seed: int | None = None
+
+
+def remote_error(status: int, body: Any) -> DomainError:
+    """Rebuild the leader's error answer so the follower answers exactly the same."""
+    if not isinstance(body, dict):
+        body = {}
+    extra = {k: v for k, v in body.items() if k not in ("error", "detail", "field")}
+    exc = DomainError(str(body.get("error", "internal")), str(body.get("detail", "")), body.get("field"), **extra)
+    exc.status = status
+    return exc
+
+
+class ReplicatedLog:
+    def __init__(self, machine: StateMachine, options: ClusterOptions) -> None:
+        self.machine = machine
+        self.options = options
+        self.node_id = options.node_id
+        self.storage: DiskStorage | NullStorage = (
+            DiskStorage(options.data_dir, fsync=options.fsync) if options.data_dir else NullStorage()
+        )
+        self.fresh = self.storage.empty
+        self.incarnation = "%016x" % random.SystemRandom().getrandbits(64)  # this process start
+        persisted = self.storage.state()
+        bootstrap: tuple[str, ...] = (
+            () if options.join and self.fresh else tuple(sorted({options.node_id, *options.peers}))
+        )
+        seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**32)
+        self.raft = RaftNode(
+            options.node_id,
+            bootstrap,
+            seed=seed,
+            election_ticks=options.election_ticks,
+            heartbeat_ticks=1,
+            state=persisted if not self.fresh else None,
+        )
+        self._restore_from = persisted.snapshot if not self.fresh else None
+        self.transport = Transport(
+            options.node_id,
+            options.peers,
+            options.secret,
+            message_timeout=max(0.3, options.tick_s * options.election_ticks),
+        )
+        self.membership = Membership(set(options.peers), int(options.member_grace_s / options.tick_s))
+        self.heard: dict[str, float] = {}  # peer -> monotonic time of its last message to us
+        self.reach_window = options.tick_s * options.election_ticks * 2
+        self._pending: dict[int, tuple[int, asyncio.Future[Any]]] = {}  # index -> (term, future)
+        self._reads: dict[int, asyncio.Future[int]] = {}
+        self._read_ids = itertools.count(1)
+        self._applied_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._last_compact = persisted.snapshot.index if persisted.snapshot and not self.fresh else 0
+        self._node: Node | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ticks = 0
+
+    # -- wiring ------------------------------------------------------------------
+
+    def attach(self, node: "Node") -> None:
+        """Called by the Node once it exists: snapshot installs need its runtime."""
+        self._node = node
+        if self._restore_from is not None and self._restore_from.data:
+            node.install_snapshot(self._restore_from.data)
+
+    async def start(self) -> None:
+        await self.transport.start()
+        self._task = asyncio.create_task(self._drive(), name="mabeam-raft")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._fail_all("this node is shutting down (outcome unknown)")
+        await self.transport.stop()
+        self.storage.close()
+
+    # -- the Log protocol ------------------------------------------------------------
+
+    def is_leader(self) -> bool:
+        return self.raft.is_leader and self.raft.has_quorum()
+
+    def mode(self) -> str:
+        reach = modes.reachable((self.heard, self.transport.last_ok), self.reach_window)
+        return modes.mode(self.raft.has_quorum(), self.node_id, self.raft.voters, reach)
+
+    def stale(self) -> bool:
+        """May a local read miss writes acknowledged elsewhere?"""
+        return not self.is_leader()
+
+    def status(self) -> dict[str, Any]:
+        raft = self.raft
+        return {
+            "role": "candidate" if raft.role.value.endswith("candidate") else raft.role.value,
+            "leader": raft.leader_id,
+            "term": raft.term,
+            "commit_index": raft.commit_index,
+            "members": list(raft.voters),
+        }
+
+    async def submit(self, command: Command) -> Any:
+        if self.raft.is_leader:
+            return await self.submit_local(command)
+        leader = self.raft.leader_id
+        if leader is None or self.mode() != modes.NORMAL:
+            raise self._no_quorum()
+        deadline = self.options.commit_timeout_s + 1.0
+        try:
+            status, body = await self.transport.request(leader, "POST", "/raft/propose", {"command": command}, deadline)
+        except PeerUnreachable as exc:
+            raise Unavailable("no_quorum", f"leader {leader} did not answer the forwarded write ({exc}; outcome unknown)")
+        if status >= 300:
+            raise remote_error(status, body)
+        return body.get("result") if isinstance(body, dict) else None
+
+    async def submit_local(self, command: Command) -> Any:
+        """Propose on this node, which must be the leader with quorum; wait for the commit."""
+        if not self.raft.is_leader or not self.raft.has_quorum():
+            raise self._no_quorum()
+        try:
+            out = self.raft.propose(command)
+        except NotLeader:
+            raise self._no_quorum() from None
+        proposal = out.proposal
+        assert proposal is not None
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[proposal.index] = (proposal.term, future)
+        self._handle(out)
+        timeout = self.options.commit_timeout_s
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            self._pending.pop(proposal.index, None)
+            raise Unavailable("no_quorum", f"not committed within {timeout:g} s (outcome unknown)") from None
+
+    def _no_quorum(self) -> Unavailable:
+        leader = self.raft.leader_id
+        where = f"leader {leader}" if leader else "no leader known"
+        return Unavailable("no_quorum", f"this node has no quorum (mode {self.mode()}, {where})")
+
+    # -- linearizable reads -------------------------------------------------------------
+
+    async def read_barrier(self) -> None:
+        """Return once this node's state includes every write acknowledged before the call."""
+        timeout = self.options.commit_timeout_s
+        if self.raft.is_leader:
+            index = await self.read_index(timeout)
+        else:
+            leader = self.raft.leader_id
+            if leader is None or self.mode() != modes.NORMAL:
+                raise self._no_quorum()
+            try:
+                status, body = await self.transport.request(leader, "POST", "/raft/read_index", {}, timeout + 0.5)
+            except PeerUnreachable as exc:
+                raise Unavailable("no_quorum", f"leader {leader} did not confirm the read ({exc})") from None
+            if status >= 300:
+                raise remote_error(status, body)
+            index = int(body["index"])
+        await self.wait_applied(index, timeout)
+
+    async def read_index(self, timeout: float) -> int:
+        """Leader: a read point confirmed by a majority (ReadIndex)."""
+        if not self.raft.has_quorum():
+            raise self._no_quorum()
+        read_id = next(self._read_ids)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._reads[read_id] = future
+        try:
+            out = self.raft.read_index(read_id)
+        except NotLeader:
+            self._reads.pop(read_id, None)
+            raise self._no_quorum() from None
+        self._handle(out)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except asyncio.TimeoutError:
+            raise Unavailable("no_quorum", f"leadership not confirmed within {timeout:g} s") from None
+        finally:
+            self._reads.pop(read_id, None)
+
+    async def wait_applied(self, index: int, timeout: float) -> None:
+        if self.raft.applied_index >= index:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._applied_waiters.append((index, future))
+        try:
+            await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise Unavailable("no_quorum", f"did not catch up to index {index} within {timeout:g} s") from None
+
+    # -- inputs from peers ---------------------------------------------------------------
+
+    def receive(self, raw: list[Any]) -> None:
+        """Messages from ``POST /raft/message``; ValueError on garbage (-> 400)."""
+        messages: list[Message] = [message_from_dict(m) for m in raw]
+        now = time.monotonic()
+        for m in messages:
+            self.heard[m.src] = now
+            if m.src not in self.raft.voters:
+                self.membership.shown_up(m.src)
+            self._handle(self.raft.receive(m))
+
+    def hello(self, peer: str, fresh: str | None) -> dict[str, Any]:
+        """A peer without quorum greeting us: it is reachable, and may want to (re)join.
+        ``fresh`` is the incarnation id of a ``--join`` process that has no data."""
+        self.heard[peer] = time.monotonic()
+        if peer not in self.raft.voters or fresh:
+            self.membership.shown_up(peer, fresh)
+        return {"node": self.node_id, **self.status()}
+
+    # -- the driver -------------------------------------------------------------------
+
+    async def _drive(self) -> None:
+        loop = asyncio.get_running_loop()
+        tick = self.options.tick_s
+        next_at = loop.time()
+        while True:
+            next_at += tick
+            delay = next_at - loop.time()
+            if delay < -tick * 4:
+                next_at = loop.time()  # fell far behind (a paused process): do not burst
+            await asyncio.sleep(max(0.0, delay))
+            try:
+                self._tick()
+            except Exception:  # the driver must outlive one bad round
+                log.exception("raft driver round failed")
+
+    def _tick(self) -> None:
+        self._ticks += 1
+        self._handle(self.raft.tick())
+        out = self.membership.step(self.raft)
+        if out is not None:
+            log.warning("%s: membership change, members now %s", self.node_id, list(self.raft.voters))
+            self._handle(out)
+        if self._ticks % HELLO_EVERY_TICKS == 0:
+            # Only a --join node that never received a log claims to have lost its old identity;
+            # it greets until it has one, even if a leader (that still counts it) talks to it.
+            fresh = self.incarnation if self.options.join and self.fresh and self.raft.last_index == 0 else None
+            if fresh or not self.raft.has_quorum():
+                self._greet(fresh)
+
+    def _greet(self, fresh: str | None) -> None:
+        for peer in self.options.peers:
+            task = asyncio.create_task(self._hello(peer, fresh))
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def _hello(self, peer: str, fresh: str | None) -> None:
+        try:
+            await self.transport.request(
+                peer, "POST", "/raft/hello", {"node": self.node_id, "fresh": fresh}, self.transport.message_timeout
+            )
+        except PeerUnreachable:
+            pass
+
+    # -- handling one Output, in the order the core requires -------------------------
+
+    def _handle(self, out: Output) -> None:
+        self.storage.save(out)  # 1. durable before anything it enables is sent
+        for m in out.messages:  # 2. send
+            self.transport.send(m.dst, m.to_dict())
+        if out.snapshot is not None:  # 3. install, then apply
+            self._install(out.snapshot.index, out.snapshot.data)
+        for entry in out.committed:
+            self._apply(entry)
+        if out.committed or out.snapshot is not None:
+            self._wake_applied()
+            self._maybe_compact()
+        for effect in out.effects:  # 4. react
+            self._react(effect)
+
+    def _install(self, index: int, data: bytes) -> None:
+        if self._node is not None:
+            self._node.install_snapshot(data)
+        else:
+            self.machine.restore_bytes(data)
+        self._last_compact = index
+        for i in [i for i in self._pending if i <= index]:
+            _, future = self._pending.pop(i)
+            _fail(future, "replaced by a snapshot before this node saw it commit (outcome unknown)")
+
+    def _apply(self, entry: LogEntry) -> None:
+        result: Any = None
+        error: DomainError | None = None
+        if entry.kind == COMMAND:
+            try:
+                result = self.machine.apply(entry.data)
+            except DomainError as exc:
+                error = exc
+            except Exception:  # a bug in apply: every replica hits it the same way
+                log.exception("apply failed at index %d", entry.index)
+                error = DomainError("internal", "the command failed to apply; see the node log")
+                error.status = 500
+        waiting = self._pending.pop(entry.index, None)
+        if waiting is None:
+            return
+        term, future = waiting
+        if future.done():
+            return
+        if term != entry.term:
+            _fail(future, "superseded by another leader's entry (not applied)")
+        elif error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def _wake_applied(self) -> None:
+        applied = self.raft.applied_index
+        keep = []
+        for index, future in self._applied_waiters:
+            if index <= applied:
+                if not future.done():
+                    future.set_result(None)
+            elif not future.done():
+                keep.append((index, future))
+        self._applied_waiters = keep
+
+    def _maybe_compact(self) -> None:
+        applied = self.raft.applied_index
+        if applied - self._last_compact < self.options.snapshot_every:
+            return
+        self._last_compact = applied
+        self._handle(self.raft.compact(applied, self.machine.snapshot_bytes()))
+
+    def _react(self, effect: Any) -> None:
+        if isinstance(effect, ReadReady):
+            future = self._reads.get(effect.read_id)
+            if future is not None and not future.done():
+                future.set_result(effect.index)
+        elif isinstance(effect, ReadFailed):
+            future = self._reads.get(effect.read_id)
+            if future is not None and not future.done():
+                future.set_exception(Unavailable("no_quorum", f"read not confirmed: {effect.reason}"))
+        elif isinstance(effect, SteppedDown):
+            log.warning("%s: stepped down (%s) in term %d", self.node_id, effect.reason, effect.term)
+            self._fail_all(f"leadership lost ({effect.reason}) before the commit (outcome unknown)")
+        elif isinstance(effect, BecameLeader):
+            log.warning("%s: leader in term %d", self.node_id, effect.term)
+            if self._node is not None:
+                self._node.runtime.resync()  # wake the drivers: they act now
+
+    def _fail_all(self, detail: str) -> None:
+        pending, self._pending = self._pending, {}
+        for _, future in pending.values():
+            _fail(future, detail)
+        for future in self._reads.values():
+            _fail(future, detail)
+
+
+def _fail(future: asyncio.Future[Any], detail: str) -> None:
+    if not future.done():
+        future.set_exception(Unavailable("no_quorum", detail))

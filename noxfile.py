@@ -19,7 +19,7 @@ REPORTS = ROOT / "reports"
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["unit", "service"]
+nox.options.sessions = ["unit", "service", "multinode"]
 nox.options.error_on_missing_interpreters = True
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pipeline.eventually import eventually
 from suites.multinode.checks import verify
 from suites.multinode.recording import RecordingClient
-from suites.multinode.steps import Money, Registry, final_registry_reads
+from suites.multinode.steps import Money, Registry, final_registry_reads, start_agents
 from suites.multinode.workload import Workers
 from suites.service.client import uid
 
@@ -112,3 +112,48 @@ def test_even_split_puts_every_node_in_safe_mode(mabeam, history, seed):
     cluster.wait_converged(timeout=15)
     final_registry_reads(admin, names, [*registry.keys, after, *refused])
     verify(history, "linearizable", "lost_writes")
+
+
+def test_leader_cut_off_in_a_minority_loses_nothing_it_acknowledged(mabeam, history, seed, rng):
+    """The dangerous side of a 3|2 cut is the one holding the *old leader*:
+    until it notices, clients still reach it.  Whatever it acknowledged must
+    survive the heal.  Clients register fresh names (never contended, so
+    nothing can mask a loss) on the old leader across the cut; then the
+    majority's new leader takes over, the heal truncates the old leader's
+    uncommitted tail, and every node's final reads must hold every name any
+    client was told was registered.  A leader that commits without a
+    majority acknowledges names here that the heal then erases."""
+    cluster = mabeam(5, "mesh")
+    admin = RecordingClient(history, "admin", cluster.urls)
+    names = cluster.names
+    agent = start_agents(admin, names, 1, uid("holder"))[0]
+    old = cluster.leader()
+    buddy = rng.choice([n for n in names if n != old])
+    minority = [old, buddy]
+    majority = [n for n in names if n not in minority]
+    written: list[str] = []
+
+    def step(client, rng, node, n):
+        name = f"{client.name}-{n}-{uid('w')}"
+        written.append(name)  # list.append is atomic: safe across client threads
+        client.register(node, name, agent)
+
+    with Workers(history, cluster.urls, step, seed=seed, threads=3, max_ops=40, max_seconds=20,
+                 targets=[old]) as workers:
+        cluster.handle.partition([minority, majority], mode="drop")
+        cluster.wait_modes(minority, "partition_detected", timeout=REFUSE_WITHIN_S)
+        workers.aim(majority)
+        new = cluster.leader(majority)
+        assert new in majority, f"the majority {majority} elected {new}"
+        eventually(lambda: admin.register(new, uid("after-cut"), agent)[0].ok, timeout=15,
+                   description=f"the majority's leader {new} accepts writes")
+        cluster.handle.heal()
+    try:
+        cluster.wait_modes(names, "normal", timeout=15)
+        cluster.leader()
+        cluster.wait_converged(timeout=15)
+    finally:
+        # the checkers run even when the replicas never converged: "these
+        # acknowledged names are gone from n1..n3" says more than unequal digests
+        final_registry_reads(admin, names, written)
+        verify(history, "linearizable", "lost_writes")

@@ -30,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import orjson
 
@@ -370,7 +370,3 @@ class History:
             raise ValueError(f"{path}: empty history file")
         return cls.from_ops(ops, meta=header.get("meta") or {}, t0_ns=header.get("t0_ns"))
 
-
-def subset(ops: Sequence[Op], predicate: Callable[[Op], bool]) -> list[Op]:
-    """The ops matching ``predicate``, in invocation order (a small convenience)."""
-    return [o for o in ops if predicate(o)]

@@ -276,8 +276,8 @@ def _small_history(rng: random.Random, n: int) -> list[Op]:
     return ops
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 6))
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 7))
 def test_search_agrees_with_brute_force(seed, n):
     rng = random.Random(seed)
     ops = _small_history(rng, n)

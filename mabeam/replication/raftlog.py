@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from ..raft import (
     Output,
     RaftNode,
     ReadFailed,
+    RaftInvariantError,
     ReadReady,
     SteppedDown,
     message_from_dict,
@@ -53,6 +55,9 @@ from .transport import PeerUnreachable, Transport
 
 if TYPE_CHECKING:
     from ..node import Node
+
+#: exit status of a node that stopped because its Raft state was impossible
+EXIT_INVARIANT_BROKEN = 70
 
 log = logging.getLogger("mabeam.replication")
 
@@ -190,7 +195,7 @@ class ReplicatedLog:
         if not self.raft.is_leader or not self.raft.has_quorum():
             raise self._no_quorum()
         try:
-            out = self.raft.propose(command)
+            out = self._core(self.raft.propose, command)
         except NotLeader:
             raise self._no_quorum() from None
         proposal = out.proposal
@@ -238,7 +243,7 @@ class ReplicatedLog:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._reads[read_id] = future
         try:
-            out = self.raft.read_index(read_id)
+            out = self._core(self.raft.read_index, read_id)
         except NotLeader:
             self._reads.pop(read_id, None)
             raise self._no_quorum() from None
@@ -270,7 +275,7 @@ class ReplicatedLog:
             self.heard[m.src] = now
             if m.src not in self.raft.voters:
                 self.membership.shown_up(m.src)
-            self._handle(self.raft.receive(m))
+            self._handle(self._core(self.raft.receive, m))
 
     def hello(self, peer: str, fresh: str | None) -> dict[str, Any]:
         """A peer without quorum greeting us: it is reachable, and may want to (re)join.
@@ -281,6 +286,18 @@ class ReplicatedLog:
         return {"node": self.node_id, **self.status()}
 
     # -- the driver -------------------------------------------------------------------
+
+    def _core(self, method, *args):
+        """Call into the Raft core.  ``RaftInvariantError`` means this node found
+        its own state impossible (e.g. a corrupted data dir): it must stop, not
+        keep serving answers built on that state, so it exits with code 70 and
+        the harness sees a dead node with the reason at the end of its log."""
+        try:
+            return method(*args)
+        except RaftInvariantError as exc:
+            log.critical("%s: raft invariant broken, stopping this node: %s", self.node_id, exc)
+            logging.shutdown()
+            os._exit(EXIT_INVARIANT_BROKEN)
 
     async def _drive(self) -> None:
         loop = asyncio.get_running_loop()
@@ -299,7 +316,7 @@ class ReplicatedLog:
 
     def _tick(self) -> None:
         self._ticks += 1
-        self._handle(self.raft.tick())
+        self._handle(self._core(self.raft.tick))
         out = self.membership.step(self.raft)
         if out is not None:
             log.warning("%s: membership change, members now %s", self.node_id, list(self.raft.voters))
@@ -391,7 +408,7 @@ class ReplicatedLog:
         if applied - self._last_compact < self.options.snapshot_every:
             return
         self._last_compact = applied
-        self._handle(self.raft.compact(applied, self.machine.snapshot_bytes()))
+        self._handle(self._core(self.raft.compact, applied, self.machine.snapshot_bytes()))
 
     def _react(self, effect: Any) -> None:
         if isinstance(effect, ReadReady):

@@ -88,3 +88,24 @@ def test_peers_are_parsed_and_checked() -> None:
             parse_peers(bad)
     with pytest.raises(SystemExit):
         parse_args(["--node-id", "n1", "--port", "0", "--peers", "n1=127.0.0.1:5"])
+
+
+def test_a_broken_raft_invariant_stops_the_node(monkeypatch):
+    """An impossible Raft state must end the process (exit 70), never be logged
+    and served on: the driver's catch-all would otherwise swallow it."""
+    from mabeam.raft import RaftInvariantError
+    from mabeam.replication import raftlog
+
+    def corrupt():
+        raise RaftInvariantError("log entry 3 has term 5 after term 7")
+
+    def fake_exit(code):
+        raise SystemExit(code)
+
+    monkeypatch.setattr(raftlog.os, "_exit", fake_exit)
+    monkeypatch.setattr(raftlog.logging, "shutdown", lambda: None)
+    node = type("N", (), {"node_id": "n1"})()
+    with pytest.raises(SystemExit) as stopped:
+        raftlog.ReplicatedLog._core(node, corrupt)
+    assert stopped.value.code == raftlog.EXIT_INVARIANT_BROKEN == 70
+    assert raftlog.ReplicatedLog._core(node, lambda x: x + 1, 1) == 2

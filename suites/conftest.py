@@ -5,10 +5,13 @@ more than the tests).  Tests stay independent on that shared node because every
 name, id and topic they use is unique (:func:`uid`), and they match events by
 their own ids, never by position.
 
-Logs go to ``$PIPELINE_REPORTS/logs/`` (default ``reports/logs``) so a failing
-CI run keeps the node's side of the story.  ``MABEAM_NODE_CMD`` overrides the
-node command (a template with ``{port}`` and ``{name}``), e.g. to run the suites
-against another build.
+The node is a one-node cluster started by the toolkit's own ``ClusterManager``
+(the ``cluster_manager`` fixture of ``pipeline.pytest_plugin``): the same
+launcher, teardown guarantees (parent-death signal, watchdog, run state for
+``invoke cluster-clean``) and log folder (``reports/cluster/<run>/n1.log``) as
+the multi-node suites, with no link proxies since there are no peers.
+``MABEAM_NODE_CMD`` overrides the node command (a template with ``{port}`` and
+``{name}``), e.g. to run the suites against another build.
 """
 
 from __future__ import annotations
@@ -20,23 +23,19 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.node_process import NodeProcess
+from pipeline.cluster.config import cluster_config
 from suites.service.client import Api, EventLog, SseStream, uid
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_COMMAND = [sys.executable, "-m", "mabeam", "--node-id", "{name}", "--port", "{port}"]
 
 
-def reports_dir() -> Path:
-    return Path(os.environ.get("PIPELINE_REPORTS", ROOT / "reports"))
-
-
 class Node(Api):
     """The API client of the session's node, with its process at hand."""
 
-    def __init__(self, process: NodeProcess) -> None:
+    def __init__(self, process) -> None:
         super().__init__(process.url, name=process.name)
-        self.process = process
+        self.process = process  # the cluster's NodeHandle: is_running(), log_tail()
         self.events = EventLog(self)
 
     def sse(self, pattern: str = "**", **kwargs) -> SseStream:
@@ -44,19 +43,18 @@ class Node(Api):
 
 
 @pytest.fixture(scope="session")
-def node():
+def node(cluster_manager):
     """A running ``mabeam`` node (``n1``) for the whole session."""
     override = os.environ.get("MABEAM_NODE_CMD")
     command = shlex.split(override) if override else DEFAULT_COMMAND
-    process = NodeProcess(command, name="n1", log_dir=reports_dir() / "logs",
-                          health_path="/health", ready_timeout=30, cwd=ROOT)
-    process.start()
-    client = Node(process)
+    handle = cluster_manager.start(cluster_config(1, command=command, health_path="/health", link_proxies=False,
+                                                  cwd=str(ROOT), ready_timeout=30))
+    client = Node(handle.node("n1"))
     try:
         yield client
     finally:
         client.close()
-        process.stop()
+        handle.close()
 
 
 @pytest.fixture
@@ -95,5 +93,5 @@ def _node_survives(request):
         return
     process = request.getfixturevalue("node").process
     if not process.is_running():
-        pytest.fail(f"the node died during this test (exit code {process.returncode}); "
+        pytest.fail(f"the node died during this test (exit code {process.exit_code}); "
                     f"log tail:\n{process.log_tail()}", pytrace=False)

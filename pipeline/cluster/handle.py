@@ -72,8 +72,13 @@ class NodeHandle:
         addr = self._cluster.provider.client_address(self.name)
         return f"http://{addr}"
 
+    @property
+    def exit_code(self) -> int | None:
+        """The node process's exit status; None while it runs."""
+        return self._cluster.provider.exit_code(self.name)
+
     def is_running(self) -> bool:
-        return self._cluster.provider.exit_code(self.name) is None
+        return self.exit_code is None
 
     def log_tail(self, lines: int = 40) -> str:
         return self._cluster.provider.log_tail(self.name, lines)

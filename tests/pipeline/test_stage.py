@@ -116,11 +116,15 @@ def test_clear_outputs_removes_report_log_and_record(project):
 
 def test_running_with_sees_a_live_process(tmp_path):
     # the helper itself must be able to fail: a live child is found
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", str(tmp_path)],
-                             stdin=subprocess.PIPE)
+    child = subprocess.Popen([sys.executable, "-c", "import sys; print('up', flush=True); sys.stdin.read()",
+                              str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
+        # Popen returns once exec has begun, but /proc/PID/cmdline is empty until
+        # the kernel has finished setting up the new image: wait for the child to speak.
+        assert child.stdout.readline() == b"up\n"
         assert running_with(str(tmp_path))
     finally:
         child.stdin.close()
         child.wait()
+        child.stdout.close()
     assert running_with(str(tmp_path)) == []

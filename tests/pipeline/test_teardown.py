@@ -18,13 +18,19 @@ from pathlib import Path
 import pytest
 
 from pipeline.cluster.clean import clean, main as clean_main
-from pipeline.cluster.runstate import RunState, process_alive, start_ticks
+from pipeline.cluster.runstate import RunState, process_alive, same_process, start_ticks
 from pipeline.eventually import eventually
 from pipeline.toxiproxy import ToxiproxyClient
 from pipeline.toxiproxy.embedded import EmbeddedToxiproxy
 
 RUNNER = textwrap.dedent("""
-    import json, sys, time
+    import json, signal, sys, time
+    # A runner a user starts from a terminal has SIGINT at its default, so Ctrl-C
+    # raises KeyboardInterrupt.  This one inherits the test's disposition, which is
+    # SIG_IGN when pytest itself runs as a background job of a non-interactive
+    # shell (CI scripts, `cmd &`); Python then keeps ignoring SIGINT.  Be the runner
+    # the test means to interrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from pipeline.cluster import ClusterManager, cluster_config, node_spec
     ping = [sys.executable, "-m", "pipeline.testing.pingnode", "--name", "{name}", "--port", "{port}",
             "--peers", "{peers}"]
@@ -59,7 +65,35 @@ def group_members(pgid: int) -> list[int]:
     return out
 
 
-def start_runner(tmp_path: Path, toxiproxy_url: str) -> tuple[subprocess.Popen, dict]:
+@pytest.fixture
+def start_runner():
+    """``start_runner(tmp_path, toxiproxy_url) -> (proc, info)``; whatever the
+    test's outcome, the runner and every process of its nodes' groups are gone
+    afterwards (a failing test must not leave a cluster sleeping for 10 minutes)."""
+    started: list[tuple[subprocess.Popen, list[tuple[int, int | None]]]] = []
+
+    def start(tmp_path: Path, toxiproxy_url: str) -> tuple[subprocess.Popen, dict]:
+        proc, info = _start_runner(tmp_path, toxiproxy_url)
+        members = [(p, start_ticks(p)) for pid in info["pids"].values() for p in group_members(pid)]
+        started.append((proc, members))
+        return proc, info
+
+    yield start
+    for proc, members in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+        for pid, ticks in members:
+            if same_process(pid, ticks):  # still the node process we saw, not a recycled pid
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass  # exited in between
+
+
+def _start_runner(tmp_path: Path, toxiproxy_url: str) -> tuple[subprocess.Popen, dict]:
     script = tmp_path / "runner.py"
     script.write_text(RUNNER)
     env = dict(os.environ, PIPELINE_RUNS_DIR=str(tmp_path / "runs"), PIPELINE_REPORTS=str(tmp_path / "reports"),
@@ -86,7 +120,7 @@ def run_proxies(url: str, run_id: str) -> list[str]:
     return [name for name in ToxiproxyClient(url).proxies() if name.startswith(run_id + ":")]
 
 
-def test_runner_sigkill_leaves_no_node_no_proxy_and_nothing_to_clean(tmp_path, toxiproxy):
+def test_runner_sigkill_leaves_no_node_no_proxy_and_nothing_to_clean(tmp_path, toxiproxy, start_runner):
     proc, info = start_runner(tmp_path, toxiproxy)
     members = [p for pid in info["pids"].values() for p in group_members(pid)]
     assert len(members) >= 4  # three nodes plus n2's forked server
@@ -106,7 +140,7 @@ def test_runner_sigkill_leaves_no_node_no_proxy_and_nothing_to_clean(tmp_path, t
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
-def test_runner_sigterm_or_ctrl_c_tears_down_in_process(tmp_path, toxiproxy, sig):
+def test_runner_sigterm_or_ctrl_c_tears_down_in_process(tmp_path, toxiproxy, start_runner, sig):
     proc, info = start_runner(tmp_path, toxiproxy)
     members = [p for pid in info["pids"].values() for p in group_members(pid)]
     proc.send_signal(sig)

@@ -273,7 +273,10 @@ class FaultsMixin:
             if pending and time.monotonic() >= deadline:
                 raise FaultNotEffective(f"{record.kind} #{record.id}: links still carry traffic: "
                                         f"{', '.join(map(str, pending))}")
-        for link in by_state:
+        # Every link, probed or not, must also show the cut in Toxiproxy's own
+        # state: a probe that merely timed out on a loaded machine is not proof
+        # on its own, and a verified fault must never be a false one.
+        for link in links:
             enabled, toxics = table.server_view(link)
             blocked = (not enabled) if mode == "reject" else any(t.startswith(record.tag + state_tag) for t in toxics)
             if not blocked:

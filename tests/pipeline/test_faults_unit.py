@@ -319,3 +319,16 @@ def test_same_cluster_seed_gives_same_fault_seeds(fake_cluster):
         c.latency(1, 9, affected_fraction=0.5)
     assert [(r.kind, r.seed, r.params.get("groups")) for r in a.fault_log] == \
            [(r.kind, r.seed, r.params.get("groups")) for r in b.fault_log]
+
+
+def test_a_probe_timeout_alone_does_not_verify_a_cut(fake_cluster, monkeypatch):
+    """A loaded machine can make a working link look dead to a short probe; a
+    partition is verified only when Toxiproxy itself also shows the cut."""
+    from types import SimpleNamespace
+
+    c, provider, tp = fake_cluster(n=2)
+    monkeypatch.setattr(c.links, "disable", lambda link, tag: None)  # the cut never happens...
+    monkeypatch.setattr(c, "_probe", lambda links: {l: SimpleNamespace(flows=False, outcome="timeout")
+                                                    for l in links})  # ...but probes time out
+    with pytest.raises(FaultNotEffective, match="does not show"):
+        c.partition_halves(mode="reject")

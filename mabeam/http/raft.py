@@ -3,9 +3,14 @@
 Every request must carry the HMAC of the cluster secret (``replication.auth``);
 without it the answer is 401 ``unauthorized`` before the body is even parsed.
 
-* ``POST /raft/message`` ``{"messages": [...]}``: Raft messages for this node.
+* ``POST /raft/message`` ``{"messages": [...]}``: Raft messages for this node;
+  answered 200 ``{"messages": [...]}`` with the messages their handling
+  produced for the sender (e.g. AppendResponses), or 204 if there are none.
 * ``POST /raft/propose`` ``{"command": {...}}``: a write forwarded by a
   follower; answered with the apply result (``{"result": ...}``) or the error.
+  ``{"commands": [...]}``: several (a follower forwards together the writes
+  that arrived while its previous forward was on its way); answered ``{"answers": [...]}``, one per command in
+  order, each ``{"result": ...}`` or ``{"status": code, "error": body}``.
 * ``POST /raft/read_index``: the leader's confirmed read point ``{"index"}``.
 * ``POST /raft/hello`` ``{"node", "fresh": incarnation|null}``: a peer without quorum says it is
   there (reachability, and a request to be re-added if it is not a member).
@@ -13,6 +18,8 @@ without it the answer is 401 ``unauthorized`` before the body is even parsed.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import orjson
@@ -28,8 +35,15 @@ from .respond import BODY_LIMIT, json_response
 PEER_BODY_LIMIT = 64 * BODY_LIMIT
 
 
+log = logging.getLogger("mabeam.http.raft")
+
+
 class Unauthorized(DomainError):
     status = 401
+
+
+async def _refuse(error: DomainError) -> Any:
+    raise error
 
 
 async def _authentic(request: web.Request, rlog: ReplicatedLog) -> dict[str, Any]:
@@ -60,19 +74,53 @@ def routes(node: Node) -> list[tuple[str, str, str, Any]]:
         if not isinstance(messages, list):
             raise invalid("messages", "a list of Raft messages")
         try:
-            rlog.receive(messages)
+            replies = rlog.receive(messages)
         except (ValueError, KeyError, TypeError) as exc:
             raise BadRequest("invalid_field", f"field 'messages' holds a bad message: {exc}", "messages") from None
-        return web.Response(status=204)
+        if not replies:
+            return web.Response(status=204)
+        # The sender's messages travel back in the answer (already persisted before, like any send).
+        return web.Response(body=orjson.dumps({"messages": replies}), content_type="application/json")
 
     async def propose(request: web.Request) -> web.Response:
         data = await _authentic(request, rlog)
+        commands = data.get("commands")
+        if commands is not None:
+            return await propose_many(commands)
         command = data.get("command")
         if command is None:
             raise missing("command")
         if not isinstance(command, dict) or not isinstance(command.get("op"), str):
             raise invalid("command", "a command object with an 'op'")
         return json_response({"result": await rlog.submit_local(command)})
+
+    async def propose_many(commands: Any) -> web.Response:
+        """Several forwarded writes: each is proposed (they share a group commit) and
+        answered on its own, ``{"result": ...}`` or ``{"status", "error": body}``
+        exactly as a single forwarded write would have been answered."""
+        if not isinstance(commands, list) or not commands:
+            raise invalid("commands", "a non-empty list of command objects")
+        runs: list[Any] = []
+        for command in commands:
+            if not isinstance(command, dict) or not isinstance(command.get("op"), str):
+                runs.append(_refuse(invalid("command", "a command object with an 'op'")))
+            else:
+                runs.append(rlog.submit_local(command))
+        outcomes = await asyncio.gather(*runs, return_exceptions=True)
+        answers: list[dict[str, Any]] = []
+        for outcome in outcomes:
+            if isinstance(outcome, DomainError):
+                node.telemetry.count("errors." + outcome.code)
+                answers.append({"status": outcome.status, "error": outcome.body()})
+            elif isinstance(outcome, asyncio.CancelledError):
+                raise outcome
+            elif isinstance(outcome, BaseException):
+                node.telemetry.count("errors.internal")
+                log.error("forwarded write failed", exc_info=outcome)
+                answers.append({"status": 500, "error": {"error": "internal", "detail": "unexpected error; see the node log"}})
+            else:
+                answers.append({"result": outcome})
+        return json_response({"answers": answers})
 
     async def read_index(request: web.Request) -> web.Response:
         await _authentic(request, rlog)

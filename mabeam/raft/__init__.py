@@ -47,6 +47,10 @@ index AND term comes out in ``Output.committed``; an entry at that index with a
 different term means it was **superseded** (retry or fail the request). If the
 node steps down first the outcome is unknown until that index commits. Put a
 request id in the command if the application must de-duplicate retries.
+``node.propose_many([c1, c2, ...])`` is group commit: the commands become
+consecutive entries in one ``AppendOp`` (one storage write) and each follower
+gets one AppendEntries for the lot; ``out.proposals`` lists where each landed,
+and each commits under the same rule as a single proposal.
 ``ProposalTracker`` does this bookkeeping: ``tracker.track(out.proposal, token)``
 after proposing, ``tracker.resolve(out)`` on every Output yields
 ``Outcome(token, "committed" | "superseded" | "unknown", entry)``.

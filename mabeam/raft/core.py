@@ -203,6 +203,15 @@ class RaftNode(Elections, Leadership, Following):
         self._out.proposal = self._leader_append(COMMAND, command)
         return self._drain()
 
+    def propose_many(self, commands: list[Any] | tuple[Any, ...]) -> Output:
+        """Group commit: append every command (in order) as one batch, then send
+        each follower one append for the lot instead of one per command.
+        ``Output.proposals`` tells where each landed (same rule as ``propose``).
+        Raises NotLeader otherwise."""
+        self._require_leader()
+        self._out.proposals = self._leader_append_many(COMMAND, commands)
+        return self._drain()
+
     def change_membership(self, *, add: str | None = None, remove: str | None = None) -> Output:
         """Propose adding or removing exactly one voter (leader only).
 

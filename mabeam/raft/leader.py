@@ -90,6 +90,23 @@ class Leadership(NodeState):
         self._maybe_commit()
         return Proposal(entry.index, entry.term)
 
+    def _leader_append_many(self, kind: str, datas: list[Any] | tuple[Any, ...]) -> list[Proposal]:
+        """Append several entries of one kind (not CONFIG) and replicate them together."""
+        if kind == CONFIG:
+            raise ValueError("configuration entries are appended one at a time")
+        first = self.log.last_index + 1
+        entries = [LogEntry(first + i, self.term, kind, data) for i, data in enumerate(datas)]
+        if not entries:
+            return []
+        self._append(entries)
+        last = self.log.last_index
+        for peer, pr in self._progress.items():
+            if pr.mode == REPLICATE:
+                while pr.next <= last and self._send_append(peer):
+                    pass
+        self._maybe_commit()
+        return [Proposal(e.index, e.term) for e in entries]
+
     def _send_append(self, peer: str, *, probe: bool = False) -> bool:
         """Send the next batch to ``peer`` if flow control allows; with ``probe``
         send at least an empty append (it detects lost batches: the follower

@@ -26,13 +26,13 @@ class Message:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.TYPE}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "entries":
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
+            if name == "entries":
                 value = [e.to_dict() for e in value]
-            elif f.name == "snapshot":
+            elif name == "snapshot":
                 value = value.to_dict()
-            out[f.name] = value
+            out[name] = value
         return out
 
 
@@ -131,6 +131,21 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
 }
 
 
+_FIELD_NAMES: dict[type[Message], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Message]) -> tuple[str, ...]:
+    """The dataclass field names of a message class, computed once per class."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+for _cls in MESSAGE_TYPES.values():
+    _field_names(_cls)
+
+
 def message_from_dict(raw: dict[str, Any]) -> Message:
     """Rebuild a message from ``Message.to_dict()`` output (e.g. a JSON body).
 
@@ -143,13 +158,13 @@ def message_from_dict(raw: dict[str, Any]) -> Message:
         raise ValueError(f"unknown raft message type: {raw!r:.80}") from exc
     kwargs: dict[str, Any] = {}
     try:
-        for f in fields(cls):
-            value = raw[f.name]
-            if f.name == "entries":
+        for name in _FIELD_NAMES[cls]:
+            value = raw[name]
+            if name == "entries":
                 value = tuple(LogEntry.from_dict(e) for e in value)
-            elif f.name == "snapshot":
+            elif name == "snapshot":
                 value = Snapshot.from_dict(value)
-            kwargs[f.name] = value
+            kwargs[name] = value
     except (KeyError, TypeError) as exc:
         raise ValueError(f"malformed {cls.TYPE}: {exc}") from exc
     return cls(**kwargs)

@@ -121,6 +121,8 @@ class Output:
     log_ops: list[LogOp] = field(default_factory=list)
     snapshot: Snapshot | None = None
     proposal: Proposal | None = None
+    #: ``propose_many``: where each command landed, in the order given
+    proposals: list[Proposal] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not (
@@ -131,6 +133,7 @@ class Output:
             or self.log_ops
             or self.snapshot
             or self.proposal
+            or self.proposals
         )
 
 

@@ -62,6 +62,8 @@ EXIT_INVARIANT_BROKEN = 70
 log = logging.getLogger("mabeam.replication")
 
 HELLO_EVERY_TICKS = 5  # a node without quorum greets every peer this often
+FORWARD_MAX_INFLIGHT = 4  # forwarded-write requests on their way to the leader at once
+FORWARD_STALL_S = 0.02  # a forward unanswered this long no longer holds back the next batch
 
 
 @dataclass
@@ -120,10 +122,19 @@ class ReplicatedLog:
             options.secret,
             message_timeout=max(0.3, options.tick_s * options.election_ticks),
         )
+        self.transport.on_reply = self._on_reply
         self.membership = Membership(set(options.peers), int(options.member_grace_s / options.tick_s))
         self.heard: dict[str, float] = {}  # peer -> monotonic time of its last message to us
         self.reach_window = options.tick_s * options.election_ticks * 2
         self._pending: dict[int, tuple[int, asyncio.Future[Any]]] = {}  # index -> (term, future)
+        self._batch: list[_Waiting] = []  # writes of this loop iteration, not proposed yet
+        self._flush_scheduled = False
+        self._forwards: dict[str, list[tuple[Command, asyncio.Future[Any]]]] = {}  # leader -> writes to forward
+        self._forward_scheduled = False
+        self._forwarding: set[asyncio.Task[None]] = set()
+        self._forward_inflight: dict[str, int] = {}
+        self._forward_last: dict[str, float] = {}  # loop time the latest batch left, per leader
+        self._forward_recheck_at = 0.0
         self._reads: dict[int, asyncio.Future[int]] = {}
         self._read_ids = itertools.count(1)
         self._applied_waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -148,6 +159,13 @@ class ReplicatedLog:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        for task in self._forwarding:
+            task.cancel()
+        await asyncio.gather(*self._forwarding, return_exceptions=True)
+        for batch in self._forwards.values():
+            for _, future in batch:
+                _fail(future, "this node is shutting down (outcome unknown)")
+        self._forwards = {}
         self._fail_all("this node is shutting down (outcome unknown)")
         await self.transport.stop()
         self.storage.close()
@@ -181,34 +199,150 @@ class ReplicatedLog:
         leader = self.raft.leader_id
         if leader is None or self.mode() != modes.NORMAL:
             raise self._no_quorum()
+        # Forwarded together with the writes that arrive meanwhile (one request
+        # to the leader, answered per command): see _flush_forwards.
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._forwards.setdefault(leader, []).append((command, future))
+        self._schedule_forwards()
+        return await future
+
+    def _flush_forwards(self) -> None:
+        """Send each leader the writes waiting for it, as one request. While a
+        request is on its way the next writes wait for its answer (and grow
+        into one batch), unless it is older than FORWARD_STALL_S."""
+        self._forward_scheduled = False
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for leader in list(self._forwards):
+            inflight = self._forward_inflight.get(leader, 0)
+            if inflight >= FORWARD_MAX_INFLIGHT:
+                continue  # its answer flushes again
+            if inflight:
+                due = self._forward_last.get(leader, 0.0) + FORWARD_STALL_S
+                if due > now:
+                    if self._forward_recheck_at <= now:
+                        delay = max(due - now, 0.001)
+                        self._forward_recheck_at = now + delay
+                        loop.call_later(delay, self._schedule_forwards)
+                    continue
+            batch = self._forwards.pop(leader)
+            self._forward_inflight[leader] = inflight + 1
+            self._forward_last[leader] = now
+            task = asyncio.create_task(self._forward(leader, batch))
+            self._forwarding.add(task)
+            task.add_done_callback(self._forwarding.discard)
+
+    def _schedule_forwards(self) -> None:
+        if self._forwards and not self._forward_scheduled:
+            self._forward_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_forwards)
+
+    async def _forward(self, leader: str, batch: list[tuple[Command, asyncio.Future[Any]]]) -> None:
+        """``POST /raft/propose {"commands": [...]}``: the leader's answer for each
+        command is this node's answer for it."""
+        try:
+            await self._forward_batch(leader, batch)
+        finally:
+            self._forward_inflight[leader] -= 1
+            self._schedule_forwards()
+
+    async def _forward_batch(self, leader: str, batch: list[tuple[Command, asyncio.Future[Any]]]) -> None:
         deadline = self.options.commit_timeout_s + 1.0
         try:
-            status, body = await self.transport.request(leader, "POST", "/raft/propose", {"command": command}, deadline)
+            status, body = await self.transport.request(
+                leader, "POST", "/raft/propose", {"commands": [c for c, _ in batch]}, deadline
+            )
+            if status >= 300:
+                error = remote_error(status, body)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                return
+            answers = body.get("answers") if isinstance(body, dict) else None
+            if not isinstance(answers, list) or len(answers) != len(batch):
+                raise ValueError(f"the leader answered {len(answers) if isinstance(answers, list) else 'no'} "
+                                 f"results for {len(batch)} commands")
+            for (_, future), answer in zip(batch, answers):
+                if future.done():
+                    continue
+                if isinstance(answer, dict) and "error" in answer:
+                    future.set_exception(remote_error(int(answer.get("status", 500)), answer["error"]))
+                else:
+                    future.set_result(answer.get("result") if isinstance(answer, dict) else None)
         except PeerUnreachable as exc:
-            raise Unavailable("no_quorum", f"leader {leader} did not answer the forwarded write ({exc}; outcome unknown)")
-        if status >= 300:
-            raise remote_error(status, body)
-        return body.get("result") if isinstance(body, dict) else None
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(Unavailable(
+                        "no_quorum", f"leader {leader} did not answer the forwarded write ({exc}; outcome unknown)"
+                    ))
+        except BaseException as exc:  # never leave a request waiting forever
+            if not isinstance(exc, Exception):
+                for _, future in batch:
+                    future.cancel()
+                raise
+            log.exception("forwarding %d writes to %s failed", len(batch), leader)
+            for _, future in batch:
+                if not future.done():
+                    error = DomainError("internal", f"forwarding the write to leader {leader} failed (outcome unknown)")
+                    error.status = 500
+                    future.set_exception(error)
 
     async def submit_local(self, command: Command) -> Any:
-        """Propose on this node, which must be the leader with quorum; wait for the commit."""
+        """Propose on this node, which must be the leader with quorum; wait for the commit.
+
+        Group commit: the command joins the batch of this loop iteration; the
+        batch is proposed as one (one log write, one append per follower) by
+        ``_flush_proposals`` as soon as the iteration's other handlers ran. The
+        answer still waits for the entry to come out committed, as before."""
         if not self.raft.is_leader or not self.raft.has_quorum():
             raise self._no_quorum()
-        try:
-            out = self._core(self.raft.propose, command)
-        except NotLeader:
-            raise self._no_quorum() from None
-        proposal = out.proposal
-        assert proposal is not None
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[proposal.index] = (proposal.term, future)
-        self._handle(out)
+        waiting = _Waiting(command, asyncio.get_running_loop().create_future())
+        self._batch.append(waiting)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_proposals)
+        future = waiting.future
         timeout = self.options.commit_timeout_s
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:
-            self._pending.pop(proposal.index, None)
+            index = waiting.index
+            if index is not None and self._pending.get(index, (0, None))[1] is future:
+                del self._pending[index]
             raise Unavailable("no_quorum", f"not committed within {timeout:g} s (outcome unknown)") from None
+
+    def _flush_proposals(self) -> None:
+        """Propose every command that arrived since the last flush, as one batch."""
+        self._flush_scheduled = False
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        if not self.raft.is_leader or not self.raft.has_quorum():
+            error = self._no_quorum()
+            for w in batch:
+                if not w.future.done():
+                    w.future.set_exception(error)
+            return
+        try:
+            out = self._core(self.raft.propose_many, [w.command for w in batch])
+        except NotLeader:
+            error = self._no_quorum()
+            for w in batch:
+                if not w.future.done():
+                    w.future.set_exception(error)
+            return
+        for w, proposal in zip(batch, out.proposals):
+            w.index = proposal.index
+            self._pending[proposal.index] = (proposal.term, w.future)
+        try:
+            self._handle(out)
+        except Exception as exc:  # e.g. the disk failed: these requests fail, as they did inline
+            log.exception("handling a batch of %d proposals failed", len(batch))
+            for w in batch:
+                if self._pending.get(w.index, (0, None))[1] is w.future:  # type: ignore[arg-type]
+                    del self._pending[w.index]  # type: ignore[arg-type]
+                if not w.future.done():
+                    w.future.set_exception(exc)
 
     def _no_quorum(self) -> Unavailable:
         leader = self.raft.leader_id
@@ -267,9 +401,31 @@ class ReplicatedLog:
 
     # -- inputs from peers ---------------------------------------------------------------
 
-    def receive(self, raw: list[Any]) -> None:
-        """Messages from ``POST /raft/message``; ValueError on garbage (-> 400)."""
+    def receive(self, raw: list[Any]) -> list[dict[str, Any]]:
+        """Messages from ``POST /raft/message``; ValueError on garbage (-> 400).
+
+        Returns the messages their handling produced for their sender (all of a
+        batch come from one sender): the endpoint answers with them, so they
+        travel back on the same exchange. They are only returned after the
+        storage writes they depend on, like any sent message."""
         messages: list[Message] = [message_from_dict(m) for m in raw]
+        if not messages:
+            return []
+        sender = messages[0].src
+        one_sender = all(m.src == sender for m in messages)
+        replies = self.transport.capture(sender) if one_sender else []
+        try:
+            self._receive(messages)
+        finally:
+            if one_sender:
+                self.transport.release()
+        return replies
+
+    def _on_reply(self, raw: list[Any]) -> None:
+        """Messages a peer answered one of our batches with."""
+        self._receive([message_from_dict(m) for m in raw])
+
+    def _receive(self, messages: list[Message]) -> None:
         now = time.monotonic()
         for m in messages:
             self.heard[m.src] = now
@@ -428,11 +584,25 @@ class ReplicatedLog:
                 self._node.runtime.resync()  # wake the drivers: they act now
 
     def _fail_all(self, detail: str) -> None:
+        batch, self._batch = self._batch, []
+        for w in batch:
+            _fail(w.future, detail)
         pending, self._pending = self._pending, {}
         for _, future in pending.values():
             _fail(future, detail)
         for future in self._reads.values():
             _fail(future, detail)
+
+
+class _Waiting:
+    """A write waiting for its batch to be proposed, then for its commit."""
+
+    __slots__ = ("command", "future", "index")
+
+    def __init__(self, command: Command, future: asyncio.Future[Any]) -> None:
+        self.command = command
+        self.future = future
+        self.index: int | None = None
 
 
 def _fail(future: asyncio.Future[Any], detail: str) -> None:

@@ -1,11 +1,19 @@
 """Peer HTTP client: Raft messages out, forwarded requests to the leader.
 
 Messages are fire-and-forget: each peer has a queue; whatever accumulated is
-sent as one batch (``POST /raft/message {"messages": [...]}``), with at most
-``max_inflight`` batches on the wire per peer so that one blackholed
-connection (a Toxiproxy ``timeout`` toxic) does not stall the link for longer
-than ``message_timeout``. Failures are dropped silently: Raft retries by
-itself. The queue is bounded (oldest dropped) for the same reason.
+sent as one batch (``POST /raft/message {"messages": [...]}``). Normally one
+batch is on the wire per peer and what arrives meanwhile waits for it to be
+answered (then goes as the next batch): under load the batches grow instead
+of the number of requests, which is what costs CPU. A batch unanswered for
+``stall_after`` may be overtaken by another, up to ``max_inflight`` on the
+wire, so that one blackholed connection (a Toxiproxy ``timeout`` toxic) does
+not stall the link for longer than that. Failures are dropped silently: Raft
+retries by itself. The queue is bounded (oldest dropped) for the same reason.
+
+The receiver answers a batch with the messages its handling produced for the
+sender (``{"messages": [...]}``, 200; 204 if none), e.g. the AppendResponses
+to a batch of AppendEntries: they ride back on the same exchange instead of
+costing one request of their own. ``on_reply`` gets them.
 
 Every successful answer from a peer is recorded (``last_ok``): it proves the
 link works both ways, which is what the modes count as "reachable".
@@ -17,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 import aiohttp
 import orjson
@@ -40,6 +48,7 @@ class Transport:
         *,
         message_timeout: float = 0.5,
         max_inflight: int = 4,
+        stall_after: float = 0.02,
         queue_limit: int = 1024,
     ) -> None:
         self.node_id = node_id
@@ -47,13 +56,20 @@ class Transport:
         self.secret = secret
         self.message_timeout = message_timeout
         self.max_inflight = max_inflight
+        self.stall_after = stall_after
         self.last_ok: dict[str, float] = {}
         self._queues: dict[str, deque[dict[str, Any]]] = {p: deque(maxlen=queue_limit) for p in peers}
         self._wake: dict[str, asyncio.Event] = {}
         self._inflight: dict[str, int] = {p: 0 for p in peers}
+        self._last_post: dict[str, float] = {p: 0.0 for p in peers}  # loop time the latest batch left
+        self._recheck: dict[str, asyncio.TimerHandle] = {}
+        self._recheck_at: dict[str, float] = {}  # loop time of the pending recheck per peer
         self._tasks: list[asyncio.Task[None]] = []
         self._posts: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
+        #: messages a peer sent back in the answer to one of our batches
+        self.on_reply: Callable[[list[Any]], None] | None = None
+        self._capture: tuple[str, list[dict[str, Any]]] | None = None
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=None)
@@ -63,6 +79,8 @@ class Transport:
             self._tasks.append(asyncio.create_task(self._sender(peer), name=f"mabeam-send-{peer}"))
 
     async def stop(self) -> None:
+        for handle in self._recheck.values():
+            handle.cancel()
         for task in [*self._tasks, *self._posts]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._posts, return_exceptions=True)
@@ -70,7 +88,21 @@ class Transport:
         if self._session is not None:
             await self._session.close()
 
+    def capture(self, peer: str) -> list[dict[str, Any]]:
+        """Until ``release``: messages for ``peer`` go to the returned list (the
+        answer to the request being handled) instead of its queue."""
+        replies: list[dict[str, Any]] = []
+        self._capture = (peer, replies)
+        return replies
+
+    def release(self) -> None:
+        self._capture = None
+
     def send(self, dst: str, message: dict[str, Any]) -> None:
+        capture = self._capture
+        if capture is not None and capture[0] == dst:
+            capture[1].append(message)
+            return
         queue = self._queues.get(dst)
         if queue is None:
             return  # a member we have no address for (it joined elsewhere)
@@ -88,17 +120,37 @@ class Transport:
 
     async def _sender(self, peer: str) -> None:
         queue, wake = self._queues[peer], self._wake[peer]
+        loop = asyncio.get_running_loop()
         while True:
             await wake.wait()
             wake.clear()
-            if not queue or self._inflight[peer] >= self.max_inflight:
-                continue  # a finishing post sets wake again
-            batch = list(queue)
-            queue.clear()
-            self._inflight[peer] += 1
-            task = asyncio.create_task(self._post(peer, batch))
-            self._posts.add(task)
-            task.add_done_callback(self._posts.discard)
+            try:
+                self._maybe_post(peer, queue, wake, loop)
+            except Exception:  # this task must outlive one bad round, or the link dies
+                log.exception("sending to %s failed", peer)
+
+    def _maybe_post(
+        self, peer: str, queue: deque[dict[str, Any]], wake: asyncio.Event, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        inflight = self._inflight[peer]
+        if not queue or inflight >= self.max_inflight:
+            return  # a finishing post sets wake again
+        if inflight:
+            now = loop.time()
+            due = self._last_post[peer] + self.stall_after
+            if due > now:  # the batch on the wire will likely be answered first: let this one grow
+                if self._recheck_at.get(peer, 0.0) <= now:  # no recheck pending yet
+                    delay = max(due - now, 0.001)  # uvloop turns a sub-ms delay into call_soon
+                    self._recheck_at[peer] = now + delay
+                    self._recheck[peer] = loop.call_later(delay, wake.set)
+                return
+        batch = list(queue)
+        queue.clear()
+        self._last_post[peer] = loop.time()
+        self._inflight[peer] += 1
+        task = asyncio.create_task(self._post(peer, batch))
+        self._posts.add(task)
+        task.add_done_callback(self._posts.discard)
 
     async def _post(self, peer: str, batch: list[dict[str, Any]]) -> None:
         body = orjson.dumps({"messages": batch})
@@ -111,9 +163,11 @@ class Transport:
                 headers=self._headers("POST", path, body),
                 timeout=aiohttp.ClientTimeout(total=self.message_timeout),
             ) as resp:
-                await resp.read()
+                raw = await resp.read()
                 if resp.status < 300:
                     self.last_ok[peer] = time.monotonic()
+                    if raw and self.on_reply is not None:
+                        self._replied(peer, raw)
                 elif resp.status == 401:
                     log.warning("peer %s refused our cluster secret", peer)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
@@ -122,6 +176,14 @@ class Transport:
             self._inflight[peer] -= 1
             if self._queues[peer]:
                 self._wake[peer].set()
+
+    def _replied(self, peer: str, raw: bytes) -> None:
+        try:
+            replies = orjson.loads(raw)["messages"]
+            assert self.on_reply is not None
+            self.on_reply(replies)
+        except Exception as exc:  # like a lost message: Raft copes; but say so, it is a bug
+            log.warning("bad reply from %s: %r", peer, exc)
 
     async def request(
         self, peer: str, method: str, path: str, payload: Any, timeout: float

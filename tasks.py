@@ -33,29 +33,28 @@ def _finish(code: int) -> None:
 
 @task(help={"branch-type": _BRANCH_TYPE, "branch": _BRANCH, "config": _CONFIG, "stage": _STAGE,
             "pytest-args": "extra pytest arguments for every stage, e.g. \"-k auction -x\""})
-def pipeline(c, branch_type="", branch="", config="", pytest_args="", stage=""):
+def pipeline(c, branch_type=None, branch=None, config=None, pytest_args="", stage=""):
     """Run the policy's stages, merge their JUnit, judge the gate."""
-    _finish(runner.pipeline(runner.Options(branch_type or None, branch or None, config or None,
-                                           pytest_args, _stages(stage))))
+    _finish(runner.pipeline(runner.Options(branch_type, branch, config, pytest_args, _stages(stage))))
 
 
 @task(help={"config": _CONFIG, "pytest-args": "extra pytest arguments for every stage"})
-def release_gate(c, config="", pytest_args=""):
+def release_gate(c, config=None, pytest_args=""):
     """Run every stage as required (release policy), judge the gate."""
-    _finish(runner.pipeline(runner.Options("release", None, config or None, pytest_args)))
+    _finish(runner.pipeline(runner.Options("release", None, config, pytest_args)))
 
 
 @task(help={"branch-type": _BRANCH_TYPE, "branch": _BRANCH, "config": _CONFIG, "stage": _STAGE})
-def gate(c, branch_type="", branch="", config="", stage=""):
+def gate(c, branch_type=None, branch=None, config=None, stage=""):
     """Judge the reports already in reports/, running nothing."""
-    _finish(runner.gate(runner.Options(branch_type or None, branch or None, config or None, "", _stages(stage))))
+    _finish(runner.gate(runner.Options(branch_type, branch, config, "", _stages(stage))))
 
 
 @task(help={"branch": _BRANCH, "branch-type": _BRANCH_TYPE, "config": _CONFIG})
-def matrix(c, branch="", branch_type="", config=""):
+def matrix(c, branch=None, branch_type=None, config=None):
     """Print the CI matrix for --branch REF as one line of JSON."""
     try:
-        cfg, branch_type, _ = runner.plan_for(runner.Options(branch_type or None, branch or None, config or None))
+        cfg, branch_type, _ = runner.plan_for(runner.Options(branch_type, branch, config))
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise Exit(code=EXIT_CONFIG) from None

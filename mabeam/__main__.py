@@ -23,6 +23,10 @@ from .replication.auth import DEV_SECRET
 log = logging.getLogger("mabeam")
 
 
+class ListenError(Exception):
+    """The node could not bind its HTTP port (in use, unknown host)."""
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="mabeam", description="Run one Foundation MABEAM node.")
     parser.add_argument("--node-id", required=True, help="this node's name, e.g. n1")
@@ -42,6 +46,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     cluster.add_argument("--fsync", action="store_true", help="fsync every Raft write (survives power loss)")
     cluster.add_argument("--join", action="store_true", help="a node without data asks the leader to add it")
     args = parser.parse_args(argv)
+    if not args.node_id.strip():
+        parser.error("--node-id: must not be empty")
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port: {args.port} is out of range; allowed: 0 (pick a free one) to 65535")
     try:
         args.peer_map = parse_peers(args.peers)
     except ValueError as exc:
@@ -52,6 +60,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--tick-ms >= 1, --election-ticks >= 2, --member-grace-s > 0, --commit-timeout-s > 0")
     if args.snapshot_every < 1:
         parser.error("--snapshot-every must be >= 1")
+    if args.data_dir is not None:
+        data_dir = Path(args.data_dir)
+        if data_dir.exists() and not data_dir.is_dir():
+            parser.error(f"--data-dir: {data_dir} exists and is not a directory")
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            parser.error(f"--data-dir: cannot create {data_dir}: {exc.strerror or exc}")
     return args
 
 
@@ -63,6 +79,8 @@ def parse_peers(text: str) -> dict[str, str]:
         host, colon, port = address.rpartition(":")
         if not sep or not name or not colon or not host or not port.isdigit():
             raise ValueError(f"{item!r} is not id=host:port")
+        if not 1 <= int(port) <= 65535:
+            raise ValueError(f"{item!r}: port {int(port)} is out of range; allowed: 1 to 65535")
         if name in peers:
             raise ValueError(f"{name} is listed twice")
         peers[name] = address
@@ -99,7 +117,11 @@ async def serve(args: argparse.Namespace) -> None:
     runner = web.AppRunner(build_app(node), access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port, backlog=1024)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:  # port in use, unknown host: one line, not a traceback
+        await runner.cleanup()
+        raise ListenError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
     await node.start()
     port = runner.addresses[0][1] if runner.addresses else args.port
     print(f"mabeam {args.node_id} listening on http://{args.host}:{port}", flush=True)
@@ -122,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         uvloop = None
     if uvloop is not None:
         uvloop.install()
-    asyncio.run(serve(args))
+    try:
+        asyncio.run(serve(args))
+    except ListenError as exc:
+        print(f"mabeam: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -122,7 +122,11 @@ def load_config(path: str | os.PathLike | None = None, root: str | os.PathLike |
     """
     base = Path(root) if root is not None else Path.cwd()
     if path is not None:
+        if not str(path).strip():
+            raise ConfigError("--config: empty path; give a file such as pipeline.toml")
         file = Path(path)
+        if file.is_dir():
+            raise ConfigError(f"{path}: is a directory, not a configuration file")
         if not file.is_file():
             raise ConfigError(f"{path}: no such configuration file")
         return _from_file(file, required=True)
@@ -141,6 +145,8 @@ def _from_file(file: Path, required: bool) -> Config | None:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{shown}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{shown}: cannot read: {exc.strerror or exc}") from None
     prefix = ""
     if file.name == "pyproject.toml":
         data = data.get("tool", {}).get("pipeline")

@@ -86,14 +86,18 @@ def gate(options: Options, out: IO[str] | None = None) -> int:
 def plan_for(options: Options) -> tuple[Config, str, tuple[tuple[Stage, str], ...]]:
     """Configuration, branch type and (stage, requirement) plan; ``ConfigError``/``ValueError`` if bad."""
     config = load_config(options.config, options.root)
-    if options.branch:
+    if options.branch is not None:  # given, even empty: an empty ref is an error, not "feature"
         branch_type = branch_type_from_ref(options.branch)
     else:
-        branch_type = check_branch_type(options.branch_type or "feature")
+        branch_type = check_branch_type("feature" if options.branch_type is None else options.branch_type)
     names = [s.name for s in config.stages]
     for name in options.stages:
         if name not in names:
             raise ValueError(f"--stage: unknown stage {name!r}; allowed: {', '.join(names)}")
+    try:
+        shlex.split(options.pytest_args)
+    except ValueError as exc:
+        raise ValueError(f"--pytest-args: cannot split {options.pytest_args!r}: {exc}") from None
     policy = config.policy(branch_type)
     chosen = [s for s in config.stages if not options.stages or s.name in options.stages]
     return config, branch_type, tuple((s, policy.requirement(s.name)) for s in chosen)

@@ -31,7 +31,7 @@ _EXPORTS = {
     "latency_range": "config",
     "Link": "topology", "topology_links": "topology",
     "ClusterManager": "manager", "shared_toxiproxy": "manager",
-    "ClusterHandle": "handle", "NodeHandle": "handle", "NodeStartError": "handle",
+    "ClusterHandle": "handle", "NodeHandle": "handle", "NodeStartError": "handle", "NodeLaunchError": "handle",
     "Provider": "provider", "Address": "provider", "ProviderError": "provider",
     "LocalProvider": "local", "FakeProvider": "fake", "FakeToxiproxy": "fake",
 }

@@ -9,7 +9,7 @@ removes the state file.  Safe to run at any time, also from CI before a stage.
 
 Options: ``--run RUN_ID`` (only that run), ``--dry-run`` (report only),
 ``--dir PATH`` (state directory).  Exit status 0 unless a state file could not
-be read.
+be read (1), or ``--dir`` is not a directory (2).
 """
 
 from __future__ import annotations
@@ -162,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="report what would be done")
     parser.add_argument("--dir", type=Path, default=None, help=f"state directory (default {runs_dir()})")
     args = parser.parse_args(argv)
+    if args.dir is not None and args.dir.exists() and not args.dir.is_dir():
+        parser.error(f"--dir: {args.dir} is not a directory")
+    if args.dir is not None and not args.dir.exists():
+        print(f"note: --dir {args.dir} does not exist: no run state files to clean")
     report = clean(run_id=args.run_id, dry_run=args.dry_run, directory=args.dir)
     print(report.summary())
     return 1 if report.errors else 0

@@ -40,6 +40,8 @@ it spawns.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 import re
 import shlex
 import string
@@ -207,6 +209,8 @@ def _int(key: str, value: object, *, minimum: int | None = None, maximum: int | 
 def _number(key: str, value: object, *, positive: bool = True) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(key, f"must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(key, f"must be a finite number of seconds, got {value}")
     if positive and value <= 0:
         raise ConfigError(key, f"must be > 0, got {value}")
     return float(value)
@@ -237,7 +241,10 @@ def _command(key: str, value: object) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        parts = shlex.split(value)
+        try:
+            parts = shlex.split(value)
+        except ValueError as exc:  # an unbalanced quote
+            raise ConfigError(key, f"cannot split {value!r}: {exc}") from None
     elif isinstance(value, (list, tuple)) and all(isinstance(p, str) for p in value):
         parts = list(value)
     else:
@@ -247,13 +254,22 @@ def _command(key: str, value: object) -> tuple[str, ...] | None:
     formatter = string.Formatter()
     for part in parts:
         try:
-            fields = [f for _, f, _, _ in formatter.parse(part) if f is not None]
+            fields = [(f, conv, spec) for _, f, spec, conv in formatter.parse(part) if f is not None]
         except ValueError as exc:
             raise ConfigError(key, f"bad template {part!r}: {exc}") from None
-        for fname in fields:
+        for fname, conversion, spec in fields:
             root = re.split(r"[.\[]", fname, maxsplit=1)[0]
             if root not in PLACEHOLDERS:
                 raise ConfigError(key, f"unknown placeholder {{{fname}}} in {part!r}", PLACEHOLDERS)
+            if conversion not in (None, "r", "s", "a"):
+                raise ConfigError(key, f"bad conversion !{conversion} in {part!r}", ("!r", "!s", "!a"))
+            if spec and "{" not in spec and root != "config" and root == fname:
+                # a format spec must suit the value: port/index are ints, the rest strings
+                sample = 1 if root in ("port", "index") and conversion is None else "x"
+                try:
+                    format(sample, spec)
+                except ValueError as exc:
+                    raise ConfigError(key, f"bad format spec {spec!r} in {part!r}: {exc}") from None
     return tuple(parts)
 
 
@@ -336,6 +352,10 @@ def node_spec(name: str | None = None, command: str | Sequence[str] | None = Non
     if health_path is not None and (not isinstance(health_path, str) or not health_path.startswith("/")):
         raise ConfigError(f"{key}.health_path", f"must be a path starting with '/' or None, got {health_path!r}")
     _int(f"{key}.port", port, minimum=1, maximum=65535, optional=True)
+    if cwd is not None:
+        if not isinstance(cwd, (str, os.PathLike)) or not os.fspath(cwd):
+            raise ConfigError(f"{key}.cwd", f"must be a non-empty path or None, got {cwd!r}")
+        cwd = os.fspath(cwd)
     if config is not None and not isinstance(config, Mapping):
         raise ConfigError(f"{key}.config", f"must be a mapping, got {type(config).__name__}")
     cfg = tuple(sorted((str(k), v) for k, v in (config or {}).items()))
@@ -416,6 +436,10 @@ def cluster_config(node_count: int | None = None, topology: str = "mesh", *,
     _number("ready_timeout", ready_timeout)
     _number("stop_timeout", stop_timeout)
     _int("seed", seed, minimum=0, optional=True)
+    if report_dir is not None:
+        if not isinstance(report_dir, (str, os.PathLike)) or not os.fspath(report_dir):
+            raise ConfigError("report_dir", f"must be a non-empty path or None, got {report_dir!r}")
+        report_dir = os.fspath(report_dir)
     lat = _latency("latency", latency)
     if lat is not None and not link_proxies:
         raise ConfigError("latency", "needs link_proxies=True (latency is added on the link proxies)")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.cluster.config import ClusterConfig
-from pipeline.cluster.provider import Address, Provider
+from pipeline.cluster.provider import Address, Provider, ProviderError
 from pipeline.faults import FaultLog, FaultsMixin
 
 if TYPE_CHECKING:
@@ -49,6 +49,12 @@ class NodeStartError(RuntimeError):
         self.exit_code = exit_code
         self.log_tail = log_tail
         self.log_path = log_path
+
+
+class NodeLaunchError(NodeStartError, ProviderError):
+    """A node's command could not be executed at all (not found, not
+    executable, bad ``cwd``).  ``exit_code`` is what a shell would report:
+    127 for a missing file, 126 otherwise.  Also a :class:`ProviderError`."""
 
 
 @dataclass(frozen=True)

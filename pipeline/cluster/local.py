@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline.cluster.config import NodeSpec, Resources
+from pipeline.cluster.handle import NodeLaunchError
 from pipeline.cluster.provider import (Address, NodeLaunch, Provider, ProviderError, RunContext,
                                        free_port, merged_env)
 from pipeline.cluster.runstate import RunState, start_ticks
@@ -236,7 +237,11 @@ class LocalProvider(Provider):
             except OSError as exc:
                 log.write(f"=== could not start: {exc}\n".encode())
                 log.close()
-                raise ProviderError(f"node {launch.name}: cannot run {argv[0]!r}: {exc}") from exc
+                code = 127 if isinstance(exc, FileNotFoundError) else 126  # as a shell reports it
+                cwd = launch.spec.cwd
+                what = f"node.cwd {cwd!r} is not a directory" if cwd and not os.path.isdir(cwd) else str(exc)
+                raise NodeLaunchError(launch.name, f"cannot run {argv[0]!r}: {what}", code,
+                                      tail_file(launch.log_path), launch.log_path) from exc
             old_log = self._logs.pop(launch.name, None)
             if old_log is not None:
                 old_log.close()  # type: ignore[attr-defined]

@@ -99,6 +99,8 @@ class NodeLaunch:
         except (KeyError, IndexError) as exc:
             raise ProviderError(f"node {self.name}: command template needs {exc} "
                                 f"(config overrides: {sorted(self.spec.config_dict)})") from None
+        except ValueError as exc:  # a format spec that does not suit a config override's value
+            raise ProviderError(f"node {self.name}: command template cannot be filled: {exc}") from None
 
     def environment(self) -> dict[str, str]:
         """Variables added to the node's environment (on top of the spec's env)."""

@@ -116,9 +116,22 @@ class RunState:
     @classmethod
     def load(cls, path: Path) -> "RunState":
         data = json.loads(Path(path).read_text())
-        procs = {k: ProcessRecord(**v) for k, v in data.pop("processes", {}).items()}
+        if not isinstance(data, dict) or not isinstance(data.get("processes", {}), dict):
+            raise ValueError("not a run state file: expected a JSON object with a 'processes' object")
+        missing = [key for key in ("run_id", "runner_pid") if key not in data]
+        if missing:  # without runner_pid the loader would take itself for the runner
+            raise ValueError(f"not a run state file: missing {', '.join(missing)}")
+        procs = {}
+        for key, record in data.pop("processes", {}).items():
+            try:
+                procs[key] = ProcessRecord(**record)
+            except TypeError as exc:  # not a mapping, a key missing or unknown
+                raise ValueError(f"processes.{key}: not a process record ({exc})") from None
         data.pop("path", None)
-        return cls(path=Path(path), processes=procs, **data)
+        try:
+            return cls(path=Path(path), processes=procs, **data)
+        except TypeError as exc:
+            raise ValueError(f"not a run state file ({exc})") from None
 
     def to_json(self) -> dict[str, Any]:
         return {

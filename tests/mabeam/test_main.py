@@ -70,3 +70,43 @@ def test_exits_promptly_with_an_open_long_poll():
 def test_rejects_bad_arguments():
     result = subprocess.run([sys.executable, "-m", "mabeam", "--port", "1"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "--node-id" in result.stderr
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mabeam", *args], capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--port", "70000"], "--port: 70000 is out of range; allowed: 0 (pick a free one) to 65535"),
+    (["--port", "-5"], "--port: -5 is out of range"),
+    (["--port", "0", "--peers", "n2=127.0.0.1:99999"], "--peers: 'n2=127.0.0.1:99999': port 99999 is out of range"),
+    (["--port", "0", "--node-id", " "], "--node-id: must not be empty"),
+])
+def test_bad_values_are_one_line_usage_errors(args, message):
+    result = _run("--node-id", "n1", *args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_data_dir_that_is_a_file_is_a_usage_error(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for data_dir, message in ((afile, f"--data-dir: {afile} exists and is not a directory"),
+                              (afile / "sub", f"--data-dir: cannot create {afile / 'sub'}")):
+        result = _run("--node-id", "n1", "--port", "0", "--peers", "n2=127.0.0.1:1", "--data-dir", str(data_dir))
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_port_in_use_is_one_line_naming_the_address():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run("--node-id", "n1", "--port", str(port))
+    assert result.returncode == 1
+    assert f"mabeam: error: cannot listen on 127.0.0.1:{port}:" in result.stderr
+    assert "address already in use" in result.stderr  # what ClusterManager looks for to move the node
+    assert "Traceback" not in result.stderr

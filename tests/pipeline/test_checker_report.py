@@ -113,6 +113,36 @@ def test_cli_replays_a_saved_history(tmp_path, capsys):
     assert main([str(tmp_path / "missing.jsonl")]) == 2
 
 
+
+def not_a_dict():
+    return ["register"]
+
+
+def unknown_argument():
+    return {"registr": None}
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("bad", "--config must be module:function, got 'bad'"),
+    ("no_such_module_xyz:f", "--config no_such_module_xyz:f: cannot import 'no_such_module_xyz'"),
+    ("json:no_such_attr", "--config json:no_such_attr: module 'json' has no 'no_such_attr'"),
+    ("json:dumps", "--config json:dumps: calling it with no arguments failed"),
+    (f"{__name__}:not_a_dict", "must give a dict of check_all arguments"),
+    (f"{__name__}:unknown_argument", "unknown check_all argument(s) registr; allowed: register, auctions"),
+])
+def test_cli_bad_config_is_a_usage_error_naming_it(tmp_path, capsys, spec, message):
+    good = mixed_history(stale=False).save(tmp_path / "good.jsonl")
+    assert main([str(good), "--config", spec]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_max_steps_below_one_is_a_usage_error(tmp_path, capsys):
+    good = mixed_history(stale=False).save(tmp_path / "good.jsonl")
+    with pytest.raises(SystemExit) as info:
+        main([str(good), "--max-steps", "0"])
+    assert info.value.code == 2 and "--max-steps: must be >= 1, got 0" in capsys.readouterr().err
+
+
 def test_cli_as_a_module_process(tmp_path):
     bad = mixed_history(stale=True).save(tmp_path / "bad.jsonl")
     proc = subprocess.run([sys.executable, "-m", "pipeline.checker", str(bad), "--only", "linearizable"],

@@ -80,6 +80,15 @@ def test_config_links_property_follows_topology():
     ({"hub": "n9", "topology": "star"}, "hub", None),
     ({"ready_timeout": 0}, "ready_timeout", None),
     ({"env": {"A": [1]}}, "node.env.A", None),
+    ({"command": "srv --name 'n1"}, "node.command", None),
+    ({"command": "srv --port {port!z}"}, "node.command", "!r, !s, !a"),
+    ({"command": "srv --port {port:>>>>}"}, "node.command", None),
+    ({"command": "srv --name {name:d}"}, "node.command", None),
+    ({"ready_timeout": float("nan")}, "ready_timeout", None),
+    ({"stop_timeout": float("inf")}, "stop_timeout", None),
+    ({"cwd": 3}, "node.cwd", None),
+    ({"cwd": ""}, "node.cwd", None),
+    ({"report_dir": 3}, "report_dir", None),
 ])
 def test_bad_config_names_key_and_allowed_values(kwargs, key, allowed):
     args = {"node_count": 3, "command": CMD, **kwargs}
@@ -170,4 +179,18 @@ def test_launch_with_missing_config_key_names_it(tmp_path):
     spec = node_spec("n1", ["srv", "{config[missing]}"])
     launch = NodeLaunch("n1", 1, spec, Address("127.0.0.1", 1), {}, "r", tmp_path, tmp_path / "l", tmp_path / "c")
     with pytest.raises(ProviderError, match="'missing'"):
+        launch.argv()
+
+
+def test_format_specs_that_suit_the_value_are_kept():
+    config = cluster_config(1, command="srv {port:05d} {name:>4} {index!s:>3} {config[n]:d}", config={"n": 2})
+    assert config.nodes[0].command == ("srv", "{port:05d}", "{name:>4}", "{index!s:>3}", "{config[n]:d}")
+
+
+def test_launch_with_a_format_spec_that_does_not_suit_a_config_value_names_it(tmp_path):
+    from pipeline.cluster.provider import ProviderError
+
+    spec = node_spec("n1", ["srv", "{config[n]:d}"], config={"n": "two"})
+    launch = NodeLaunch("n1", 1, spec, Address("127.0.0.1", 1), {}, "r", tmp_path, tmp_path / "l", tmp_path / "c")
+    with pytest.raises(ProviderError, match="node n1: command template cannot be filled: Unknown format code 'd'"):
         launch.argv()

@@ -55,6 +55,31 @@ def test_unknown_command_is_a_clear_error(manager):
         manager.start(cluster_config(2, "mesh", command=["/nonexistent/node", "{port}"]))
 
 
+def test_command_that_cannot_run_is_a_node_start_error_and_the_started_ones_are_stopped(tmp_path):
+    class Recording(LocalProvider):
+        started: dict[str, int] = {}
+
+        def start(self, launch):
+            super().start(launch)
+            Recording.started[launch.name] = self.pid(launch.name)
+
+    nodes = [{"command": PING}, {"command": ["/nonexistent/node", "{port}"]}]
+    manager = ClusterManager(Recording, runs_dir=tmp_path / "runs", report_root=tmp_path / "rep")
+    with pytest.raises(NodeStartError) as info:
+        manager.start(cluster_config(nodes=nodes, link_proxies=False))
+    err = info.value
+    assert isinstance(err, ProviderError)  # what callers caught before
+    assert err.name == "n2" and err.exit_code == 127 and "exit status 127" in str(err)
+    assert "could not start" in err.log_tail and err.log_path is not None and err.log_path.name == "n2.log"
+    assert list(Recording.started) == ["n1"] and not process_alive(Recording.started["n1"])
+    assert list((tmp_path / "runs").glob("*.json")) == []
+
+
+def test_missing_cwd_is_named(manager):
+    with pytest.raises(NodeStartError, match="node.cwd '/nonexistent/dir' is not a directory"):
+        manager.start(cluster_config(1, command=PING, cwd="/nonexistent/dir", link_proxies=False))
+
+
 def test_logs_go_to_the_run_folder_with_one_file_per_node(tmp_path, manager):
     with manager.start(cluster_config(2, "ring", command=PING)) as c:
         for name in c.names:
@@ -157,3 +182,25 @@ def test_stop_escalates_to_sigkill_for_a_node_that_ignores_sigterm(manager):
         assert record.verification == f"process exited with status {-9}"
         c.restart("n1")
         assert c.node("n1").is_running()
+
+
+def test_node_that_never_gets_healthy_is_stopped_with_its_group(tmp_path):
+    class Recording(LocalProvider):
+        started: dict[str, int] = {}
+
+        def start(self, launch):
+            super().start(launch)
+            Recording.started[launch.name] = self.pid(launch.name)
+
+    # the node spawns a child in its group, prints, and never listens
+    silent = [sys.executable, "-c", "import subprocess, sys, time\n"
+              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+              "print('CHILD_PID', child.pid, flush=True)\ntime.sleep(600)\n"]
+    manager = ClusterManager(Recording, runs_dir=tmp_path / "runs", report_root=tmp_path / "rep")
+    with pytest.raises(NodeStartError, match="not healthy within 0.5s") as info:
+        manager.start(cluster_config(1, command=silent, ready_timeout=0.5, link_proxies=False))
+    err = info.value
+    assert err.exit_code is None and "still running" in str(err)
+    child = next(int(line.split()[1]) for line in err.log_tail.splitlines() if line.startswith("CHILD_PID "))
+    assert not process_alive(Recording.started["n1"]) and not process_alive(child)
+    assert list((tmp_path / "runs").glob("*.json")) == []

@@ -140,6 +140,13 @@ def test_missing_config_file_is_an_error(tmp_path):
         load_config(tmp_path / "nope.toml")
 
 
+def test_empty_or_directory_config_path_is_a_one_line_error(tmp_path):
+    with pytest.raises(ConfigError, match="^--config: empty path; give a file such as pipeline.toml$"):
+        load_config("", tmp_path)
+    with pytest.raises(ConfigError, match=f"^{tmp_path}: is a directory, not a configuration file$"):
+        load_config(str(tmp_path), tmp_path)
+
+
 def test_from_mapping_is_usable_without_a_file(tmp_path):
     config = from_mapping({"stages": {"x": {"budget_s": 1.5}},
                            "policies": {"feature": {"required": ["x"]}, "main": {"skip": ["x"]}}},

@@ -206,6 +206,17 @@ def test_configuration_errors_exit_2(tmp_path, capsys):
     assert "cannot list nox sessions" in capsys.readouterr().err
 
 
+def test_empty_branch_ref_and_unsplittable_pytest_args_exit_2_before_running(tmp_path, capsys):
+    root = project(tmp_path, {"a": "pass"}, "[stages.a]\n", 'required = ["a"]')
+    assert runner.pipeline(runner.Options(root=root, branch=""), io.StringIO()) == EXIT_CONFIG
+    assert "--branch: empty ref" in capsys.readouterr().err
+    assert runner.pipeline(runner.Options(root=root, branch_type=""), io.StringIO()) == EXIT_CONFIG
+    assert "--branch-type: '' is not one of feature, main, release" in capsys.readouterr().err
+    assert runner.pipeline(runner.Options(root=root, pytest_args='-k "x'), io.StringIO()) == EXIT_CONFIG
+    assert "--pytest-args: cannot split '-k \"x': No closing quotation" in capsys.readouterr().err
+    assert not (root / "reports" / "a.log").exists()  # nothing was run
+
+
 def test_branch_ref_picks_the_policy(tmp_path):
     root = project(tmp_path, {"a": "pass"}, "[stages.a]\n[stages.x]\n", 'required = ["a"]\nskip = ["x"]')
     code, summary, _ = run(root, branch="refs/tags/v1.0.0")

@@ -49,6 +49,16 @@ def test_matrix_for_a_release_branch_lists_all_five_required():
         (s, True) for s in ("unit", "service", "multinode", "performance", "chaos")]
 
 
+def test_empty_option_values_are_usage_errors_not_defaults():
+    result = invoke("matrix", "--branch", "")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == ("error: --branch: empty ref; give a ref such as refs/heads/main "
+                                     "or refs/tags/v1.0")
+    result = invoke("gate", "--config", "")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: --config: empty path; give a file such as pipeline.toml"
+
+
 def test_usage_errors_exit_2_with_one_line(tmp_path):
     result = invoke("matrix", "--branch-type", "hotfix")
     assert result.returncode == 2

@@ -195,3 +195,25 @@ def test_clean_command_line_reports_and_tolerates_an_empty_directory(tmp_path, c
     (tmp_path / "bad.json").write_text("{not json")
     assert clean_main(["--dir", str(tmp_path)]) == 1
     assert "unreadable" in capsys.readouterr().out
+
+
+def test_clean_command_line_refuses_a_dir_that_is_a_file(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    with pytest.raises(SystemExit) as info:
+        clean_main(["--dir", str(afile)])
+    assert info.value.code == 2
+    assert f"--dir: {afile} is not a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[]", "not a run state file: expected a JSON object with a 'processes' object"),
+    ('{"run_id": "r"}', "not a run state file: missing runner_pid"),
+    ('{"run_id": "r", "runner_pid": 1, "processes": {"a": "b"}}', "processes.a: not a process record"),
+    ('{"run_id": "r", "runner_pid": 1, "bogus": 2}', "not a run state file"),
+])
+def test_clean_names_what_is_wrong_with_a_state_file(tmp_path, capsys, content, message):
+    (tmp_path / "r.json").write_text(content)
+    assert clean_main(["--dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{tmp_path / 'r.json'}: unreadable ({message}" in out and "dead runs cleaned: 0" in out

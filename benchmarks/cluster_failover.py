@@ -114,13 +114,15 @@ def failover_round(c: Any, names: list[str]) -> float:
     return took
 
 
-def throughput(c: Any, names: list[str], seconds: float, clients: int) -> float:
+def write_load(urls: list[str], seconds: float, clients: int) -> int:
+    """``clients`` threads publishing events (one replicated write each) for
+    ``seconds``, spread over ``urls``; returns the writes acknowledged."""
     done = [0] * clients
     stop = time.monotonic() + seconds
 
     def client(k: int) -> None:
         session = requests.Session()
-        url = c.url(names[k % len(names)]) + "/events"
+        url = urls[k % len(urls)] + "/events"
         while time.monotonic() < stop:
             r = session.post(url, json={"topic": "bench.t", "data": k}, timeout=5)
             if r.status_code == 201:
@@ -131,7 +133,11 @@ def throughput(c: Any, names: list[str], seconds: float, clients: int) -> float:
         t.start()
     for t in threads:
         t.join()
-    return sum(done) / seconds
+    return sum(done)
+
+
+def throughput(c: Any, names: list[str], seconds: float, clients: int) -> float:
+    return write_load([c.url(n) for n in names], seconds, clients) / seconds
 
 
 def summary(name: str, values: list[float], target: float | None) -> str:

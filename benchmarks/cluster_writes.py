@@ -21,7 +21,6 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -32,7 +31,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.cluster_failover import COMMAND, leader  # noqa: E402
+from benchmarks.cluster_failover import COMMAND, leader, write_load  # noqa: E402
 from pipeline.cluster import ClusterManager, cluster_config  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -53,26 +52,6 @@ def counters(c: Any, n: str) -> dict[str, int]:
         return requests.get(c.url(n) + "/telemetry", timeout=5).json()["counters"]
     except (requests.RequestException, KeyError, ValueError):
         return {}
-
-
-def load(urls: list[str], seconds: float, clients: int) -> int:
-    done = [0] * clients
-    stop = time.monotonic() + seconds
-
-    def client(k: int) -> None:
-        session = requests.Session()
-        url = urls[k % len(urls)] + "/events"
-        while time.monotonic() < stop:
-            r = session.post(url, json={"topic": "bench.t", "data": k}, timeout=5)
-            if r.status_code == 201:
-                done[k] += 1
-
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return sum(done)
 
 
 def top(path: Path, n: int) -> str:
@@ -112,7 +91,7 @@ def phase(c: Any, names: list[str], targets: list[str], label: str, args: argpar
         time.sleep(0.5)
     seen = {n: counters(c, n) for n in names}
     before = {n: cpu_seconds(p) for n, p in pids.items()}
-    done = load([c.url(n) for n in targets], args.seconds, args.clients)
+    done = write_load([c.url(n) for n in targets], args.seconds, args.clients)
     used = {n: cpu_seconds(p) - before[n] for n, p in pids.items()}
     later = {n: counters(c, n) for n in names}
     for _, _, spy in spies:

@@ -88,11 +88,13 @@ def test_transport_batches_behind_the_request_on_the_wire_and_delivers_replies()
     async def scenario() -> tuple[list[int], list[object]]:
         sizes: list[int] = []
         release = asyncio.Event()
+        first_arrived = asyncio.Event()
 
         async def handler(request: web.Request) -> web.Response:
             batch = orjson.loads(await request.read())["messages"]
             sizes.append(len(batch))
             if len(sizes) == 1:
+                first_arrived.set()
                 await release.wait()  # hold the first batch on the wire
             return web.json_response({"messages": [{"echo": m["i"]} for m in batch]})
 
@@ -102,24 +104,26 @@ def test_transport_batches_behind_the_request_on_the_wire_and_delivers_replies()
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         replies: list[object] = []
-        t = Transport("a", {"b": f"127.0.0.1:{port}"}, b"s", stall_after=5.0)
-        t.on_reply = replies.extend
+        all_replied = asyncio.Event()
+
+        def on_reply(messages: list[object]) -> None:
+            replies.extend(messages)
+            if len(replies) >= 6:
+                all_replied.set()
+
+        # stall_after far beyond any deadline here: no overtaking in this test
+        t = Transport("a", {"b": f"127.0.0.1:{port}"}, b"s", stall_after=600.0)
+        t.on_reply = on_reply
         await t.start()
         try:
             t.send("b", {"i": 0})
-            for _ in range(50):
-                await asyncio.sleep(0.01)
-                if sizes:
-                    break
+            await asyncio.wait_for(first_arrived.wait(), 30)
             for i in range(1, 6):  # while batch 1 is unanswered: they wait and grow
                 t.send("b", {"i": i})
-                await asyncio.sleep(0.01)
+            await asyncio.sleep(0)  # let the sender run: it must not send a second batch
             assert sizes == [1]
             release.set()
-            for _ in range(200):
-                await asyncio.sleep(0.01)
-                if len(replies) == 6:
-                    break
+            await asyncio.wait_for(all_replied.wait(), 30)
         finally:
             await t.stop()
             await runner.cleanup()
@@ -134,10 +138,12 @@ def test_transport_overtakes_a_stalled_batch() -> None:
     async def scenario() -> list[int]:
         sizes: list[int] = []
         never = asyncio.Event()
+        first_arrived, second_arrived = asyncio.Event(), asyncio.Event()
 
         async def handler(request: web.Request) -> web.Response:
             batch = orjson.loads(await request.read())["messages"]
             sizes.append(len(batch))
+            (first_arrived if len(sizes) == 1 else second_arrived).set()
             if len(sizes) == 1:
                 await never.wait()  # a blackholed request
             return web.Response(status=204)
@@ -151,12 +157,9 @@ def test_transport_overtakes_a_stalled_batch() -> None:
         await t.start()
         try:
             t.send("b", {"i": 0})
-            await asyncio.sleep(0.02)
+            await asyncio.wait_for(first_arrived.wait(), 30)  # batch 1 is now stuck on the wire
             t.send("b", {"i": 1})
-            for _ in range(100):
-                await asyncio.sleep(0.01)
-                if len(sizes) == 2:
-                    break
+            await asyncio.wait_for(second_arrived.wait(), 30)  # overtakes once 1 is 50 ms old
         finally:
             never.set()
             await t.stop()

@@ -4,4 +4,4 @@ package's ``pytest11`` entry point is not installed.  The entry point has the
 same name as the module, so where it *is* installed pytest sees the plugin as
 already registered and loads it once."""
 
-pytest_plugins = ["pipeline.pytest_plugin"]
+pytest_plugins = ["pipeline.testing.pytest_plugin"]

@@ -10,11 +10,11 @@ import sys
 
 from invoke import Exit, task
 
-from pipeline import runner
-from pipeline.config import ConfigError
-from pipeline.gate import EXIT_CONFIG
-from pipeline.matrix import matrix as matrix_entries
-from pipeline.matrix import matrix_json
+from pipeline.run import runner
+from pipeline.run.config import ConfigError
+from pipeline.report.gate import EXIT_CONFIG
+from pipeline.run.matrix import matrix as matrix_entries
+from pipeline.run.matrix import matrix_json
 
 _BRANCH_TYPE = "feature, main or release (default: feature; --branch wins)"
 _BRANCH = "a git ref such as refs/heads/main or refs/tags/v1.2; picks the branch type"

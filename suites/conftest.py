@@ -6,7 +6,7 @@ name, id and topic they use is unique (:func:`uid`), and they match events by
 their own ids, never by position.
 
 The node is a one-node cluster started by the toolkit's own ``ClusterManager``
-(the ``cluster_manager`` fixture of ``pipeline.pytest_plugin``): the same
+(the ``cluster_manager`` fixture of ``pipeline.testing.pytest_plugin``): the same
 launcher, teardown guarantees (parent-death signal, watchdog, run state for
 ``invoke cluster-clean``) and log folder (``reports/cluster/<run>/n1.log``) as
 the multi-node suites, with no link proxies since there are no peers.

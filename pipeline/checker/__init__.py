@@ -1,6 +1,6 @@
 """Consistency checkers for recorded histories (see ``docs/checking.md``).
 
-Clients record operations into a :class:`pipeline.history.History`; at the end
+Clients record operations into a :class:`pipeline.checker.history.History`; at the end
 of a multi-node or chaos test, :func:`check_all` (or one checker) says whether
 what they saw is possible for a correct system, and :func:`assert_valid` turns
 a violation into a test failure with the smallest excerpt, an explanation, the

@@ -13,7 +13,7 @@ import inspect
 import sys
 from pathlib import Path
 
-from pipeline.history import History
+from pipeline.checker.history import History
 from pipeline.checker.report import format_report
 from pipeline.checker.run import CHECKERS, check_all
 

@@ -33,7 +33,7 @@ from decimal import Decimal
 from itertools import combinations
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from pipeline.history import Op
+from pipeline.checker.history import Op
 from pipeline.checker.result import CheckResult
 from pipeline.checker.values import number
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from pipeline.history import Op
+from pipeline.checker.history import Op
 from pipeline.checker.result import CheckResult
 from pipeline.checker.values import freeze
 

@@ -51,7 +51,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Iterable, Sequence
 
-from pipeline.history import Op
+from pipeline.checker.history import Op
 from pipeline.checker.result import CheckResult
 from pipeline.checker.values import freeze, show
 
@@ -573,7 +573,7 @@ def check_linearizable(history: Iterable[Op], model: RegisterModel | None = None
                        max_steps: int = 2_000_000, shrink_steps: int = 1_000_000) -> CheckResult:
     """Is the register/map history linearizable?  One search per key.
 
-    ``history`` is a :class:`~pipeline.history.History` or any iterable of ops;
+    ``history`` is a :class:`~pipeline.checker.history.History` or any iterable of ops;
     ops whose name the model does not know, and ops without a key (whole-map
     snapshots), are ignored.
     """

@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from pipeline.history import Op
+from pipeline.checker.history import Op
 from pipeline.checker.linearizable import CAS, CREATE, DELETE, WRITE, RegisterModel
 from pipeline.checker.result import CheckResult
 from pipeline.checker.values import freeze, show

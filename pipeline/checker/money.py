@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Iterable, Mapping
 
-from pipeline.history import Op
+from pipeline.checker.history import Op
 from pipeline.checker.result import CheckResult
 from pipeline.checker.values import number
 

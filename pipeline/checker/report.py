@@ -14,7 +14,7 @@ import re
 import shlex
 from pathlib import Path
 
-from pipeline.history import History, format_ops
+from pipeline.checker.history import History, format_ops
 from pipeline.checker.result import CheckReport, CheckResult
 
 __all__ = ["format_result", "format_report", "assert_valid", "history_path", "rerun_command"]

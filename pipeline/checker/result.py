@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from pipeline.history import History, Op
+from pipeline.checker.history import History, Op
 
 __all__ = ["CheckResult", "CheckReport"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from pipeline.history import History, Op
+from pipeline.checker.history import History, Op
 from pipeline.checker.auctions import AuctionModel, check_auctions
 from pipeline.checker.events import EventModel, check_events
 from pipeline.checker.linearizable import RegisterModel, check_linearizable

@@ -17,7 +17,7 @@ import random
 from dataclasses import replace
 from typing import Sequence
 
-from pipeline.history import FAIL, OK, UNKNOWN, History, Op
+from pipeline.checker.history import FAIL, OK, UNKNOWN, History, Op
 
 __all__ = ["simulate_register", "plant_stale_read"]
 

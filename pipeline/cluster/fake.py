@@ -3,7 +3,7 @@
 ``FakeProvider`` runs no process: nodes are entries in a table with a state
 (running, paused, exited) and every call is recorded in ``calls``, so a test
 can assert exactly what the manager did and in which order.  ``FakeToxiproxy``
-is an in-memory Toxiproxy API (the subset :mod:`pipeline.links` uses) with a
+is an in-memory Toxiproxy API (the subset :mod:`pipeline.cluster.links` uses) with a
 prober that answers from that state: a disabled proxy refuses, a timeout
 toxic swallows, a link to a dead or paused node does not flow.
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from pipeline.cluster.config import NodeSpec
 from pipeline.cluster.provider import Address, NodeLaunch, Provider, ProviderError, RunContext
-from pipeline.links import LinkProxy, ProbeResult
+from pipeline.cluster.links import LinkProxy, ProbeResult
 from pipeline.toxiproxy import NotFound
 
 __all__ = ["FakeProvider", "FakeToxiproxy", "FakeToxiproxyClient", "FakeNode"]

@@ -1,7 +1,7 @@
 """A started cluster: where its nodes are, its faults, and its teardown.
 
 The handle is what a test holds.  It knows each node's client URL and peers,
-carries the fault vocabulary (inherited from :mod:`pipeline.faults`), and owns
+carries the fault vocabulary (inherited from :mod:`pipeline.faults.vocabulary`), and owns
 teardown: ``close()`` (or leaving the ``with`` block) stops every node, every
 pressure helper and deletes every proxy of the run, whatever state the faults
 left them in.  Teardown is idempotent and also runs at interpreter exit and
@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.cluster.config import ClusterConfig
 from pipeline.cluster.provider import Address, Provider, ProviderError
-from pipeline.faults import FaultLog, FaultsMixin
+from pipeline.faults.vocabulary import FaultLog, FaultsMixin
 
 if TYPE_CHECKING:
     from pipeline.cluster.runstate import RunState
-    from pipeline.links import LinkTable
-    from pipeline.pressure import Pressure
+    from pipeline.cluster.links import LinkTable
+    from pipeline.faults.pressure import Pressure
 
 __all__ = ["ClusterHandle", "NodeHandle", "NodeStartError"]
 

@@ -161,7 +161,7 @@ class ClusterManager:
             if tp_pid and self._toxiproxy is None:
                 state.add_process("toxiproxy", "toxiproxy", "toxiproxy", tp_pid, group=False)
                 state.toxiproxy_owned = True
-            from pipeline.links import LinkTable
+            from pipeline.cluster.links import LinkTable
 
             handle.links = LinkTable(tp.client(), handle.run_id, peer_address=provider.peer_address,
                                      prober=getattr(tp, "prober", None), state=state,

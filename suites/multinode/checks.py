@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.checker import CHECKERS, CheckReport, check_all, format_report
-from pipeline.history import History
+from pipeline.checker.history import History
 
 __all__ = ["verify"]
 

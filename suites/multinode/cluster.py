@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 import requests
 
-from pipeline.eventually import eventually
+from pipeline.testing.eventually import eventually
 from suites.service.client import Api
 
 __all__ = ["MabeamCluster", "node_command", "PROBE_TIMEOUT"]

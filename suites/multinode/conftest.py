@@ -9,7 +9,7 @@ a history of client operations and the checks that end every test.
   Toxiproxy proxy per directed link) and waits until it has one leader and
   every node reports ``normal``.  Torn down by the ``cluster`` fixture, pass
   or fail; on failure its fault log and node logs are attached to the report.
-* ``history`` -- the test's :class:`~pipeline.history.History`.  It is saved
+* ``history`` -- the test's :class:`~pipeline.checker.history.History`.  It is saved
   to ``reports/history/<test>.jsonl`` when checked, and also when the test
   fails before reaching its checks.
 
@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.history import History
+from pipeline.checker.history import History
 from suites.multinode.cluster import MabeamCluster, node_command
 
 ROOT = Path(__file__).resolve().parents[2]

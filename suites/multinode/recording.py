@@ -31,7 +31,7 @@ from typing import Any, Callable, Mapping
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from pipeline.history import History, Op, PendingOp
+from pipeline.checker.history import History, Op, PendingOp
 
 __all__ = ["RecordingClient", "Answer", "classify"]
 
@@ -111,7 +111,7 @@ def _says_unknown(body: Any) -> bool:
 class RecordingClient:
     """Operations on any node of ``urls``, each recorded in ``history`` as
     client ``name``.  Every method returns ``(op, answer)``: the completed
-    :class:`~pipeline.history.Op` and the raw :class:`Answer`."""
+    :class:`~pipeline.checker.history.Op` and the raw :class:`Answer`."""
 
     def __init__(self, history: History, name: str, urls: Mapping[str, str], *,
                  write_timeout: float = WRITE_TIMEOUT, read_timeout: float = READ_TIMEOUT) -> None:

@@ -29,7 +29,7 @@ from typing import Iterable, Sequence
 
 import requests
 
-from pipeline.history import History
+from pipeline.checker.history import History
 from suites.multinode.cluster import MabeamCluster
 from suites.multinode.recording import RecordingClient
 from suites.service.client import uid
@@ -129,7 +129,7 @@ class Money:
                     timeout: float = 15.0) -> None:
         """Once no transaction is pending on any node (``transactions_pending``
         gauge) and the replicas agree, each node's balances as ``final_balances``."""
-        from pipeline.eventually import eventually
+        from pipeline.testing.eventually import eventually
 
         def settled() -> bool:
             for node in nodes:
@@ -217,7 +217,7 @@ class Subscriber:
 
     def drain(self, last_id: int, timeout: float = 10.0) -> list[int]:
         """Until this subscriber's cursor reached ``last_id``; returns what it saw."""
-        from pipeline.eventually import eventually
+        from pipeline.testing.eventually import eventually
 
         def caught_up() -> list[int]:
             assert self._thread.is_alive() or self.cursor >= last_id, "subscriber thread ended early"

@@ -9,7 +9,7 @@ checkers judge every answer they got.
 
 from __future__ import annotations
 
-from pipeline.eventually import eventually
+from pipeline.testing.eventually import eventually
 from suites.multinode.checks import verify
 from suites.multinode.recording import RecordingClient
 from suites.multinode.steps import Registry, final_registry_reads

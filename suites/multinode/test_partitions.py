@@ -10,7 +10,7 @@ consistent with one order and whether anything acknowledged went missing.
 
 from __future__ import annotations
 
-from pipeline.eventually import eventually
+from pipeline.testing.eventually import eventually
 from suites.multinode.checks import verify
 from suites.multinode.recording import RecordingClient
 from suites.multinode.steps import Money, Registry, final_registry_reads, start_agents

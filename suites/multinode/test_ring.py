@@ -12,7 +12,7 @@ consistent".
 
 from __future__ import annotations
 
-from pipeline.eventually import eventually
+from pipeline.testing.eventually import eventually
 from suites.multinode.checks import verify
 from suites.multinode.recording import RecordingClient
 from suites.multinode.steps import Money, Registry, Subscriber, final_registry_reads, start_agents

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Callable, Iterable, Sequence
 
-from pipeline.history import History
+from pipeline.checker.history import History
 from suites.multinode.recording import RecordingClient
 
 __all__ = ["Workers", "Step"]

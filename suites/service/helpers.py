@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from pipeline.eventually import eventually
+from pipeline.testing.eventually import eventually
 from suites.service.client import Api, uid
 
 # Waits are deadlines, not delays: they end as soon as the condition holds.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.eventually import eventually
+from pipeline.testing.eventually import eventually
 from suites.service.client import uid
 from suites.service.helpers import start_agent
 

@@ -11,7 +11,7 @@ import re
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipeline.eventually import eventually
+from pipeline.testing.eventually import eventually
 from suites.service.client import uid
 
 pytestmark = pytest.mark.timeout(60)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.eventually import eventually
+from pipeline.testing.eventually import eventually
 from suites.service.client import uid
 from suites.service.helpers import (accepted_bid, auction, balance, coordination, counters,
                                     create_account, create_auction, ops_touched, settled,

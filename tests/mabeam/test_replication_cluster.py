@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from pipeline.eventually import eventually
+from pipeline.testing.eventually import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-0123456789"

@@ -1,0 +1,272 @@
+"""Reading stage JUnit reports and writing the merged ``reports/pipeline.xml``.
+
+Reading (:func:`read_report`) accepts the common flavours: pytest xunit1 and
+xunit2, Maven Surefire (a bare ``<testsuite>`` root, ``<flakyFailure>`` and
+``<rerunFailure>``), nested ``<testsuite>`` elements.  Nested suites are
+flattened; each test case counts once.
+
+Flaky tests.  pytest-rerunfailures does not mark reruns in pytest's JUnit: a
+rerun test appears as several ``<testcase>`` elements with the same classname and
+name, the earlier attempts empty, and the suite's ``tests`` attribute counting it
+once.  Such a group is folded into its last attempt, the earlier attempts kept as
+Surefire-style ``<flakyFailure>`` (when the last attempt passed: a flaky test) or
+``<rerunFailure>`` (when it failed) children.  Surefire's own ``<flakyFailure>`` /
+``<flakyError>`` are read the same way.
+
+Metrics and trust, as JUnit properties (suite level, or test case level as
+pytest's ``record_property`` writes them):
+
+* ``metric.<name>`` = a number, e.g. ``metric.p95_ms`` = ``412.5``: a measured
+  value that the stage's thresholds are checked against.
+* ``pipeline.trusted`` = ``false``: the stage says its measurement cannot be
+  trusted (the verdict becomes ``unknown``); ``pipeline.untrusted_reason`` says why.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from junitparser import Error, Failure, JUnitXml, JUnitXmlError, Skipped, TestSuite
+from junitparser import xunit2
+
+METRIC_PREFIX = "metric."
+TRUSTED = "pipeline.trusted"
+UNTRUSTED_REASON = "pipeline.untrusted_reason"
+_FALSE = ("false", "0", "no")
+_TRUE = ("true", "1", "yes")
+
+
+@dataclass(frozen=True)
+class Counts:
+    tests: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    flaky: int = 0
+
+    def __add__(self, other: "Counts") -> "Counts":
+        return Counts(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
+
+    def as_tuple(self) -> tuple[int, ...]:
+        return (self.tests, self.passed, self.failed, self.errors, self.skipped, self.flaky)
+
+
+@dataclass(frozen=True)
+class FlatSuite:
+    """One leaf test suite: its path of names, its element (for attributes and
+    properties) and its test cases after folding reruns."""
+
+    names: tuple[str, ...]
+    element: xunit2.TestSuite
+    cases: tuple[xunit2.TestCase, ...]
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """What a stage's JUnit file says.  ``problem`` is set when it is missing,
+    malformed or empty; then only ``path`` and ``problem`` mean anything."""
+
+    path: Path
+    problem: str | None = None
+    counts: Counts = Counts()
+    failed: tuple[str, ...] = ()
+    flaky: tuple[str, ...] = ()
+    metrics: dict[str, float] = field(default_factory=dict)
+    bad_metrics: tuple[str, ...] = ()
+    trusted: bool = True
+    untrusted_reason: str = ""
+    suites: tuple[FlatSuite, ...] = ()
+
+
+def read_report(path: Path, shown: str | None = None) -> StageReport:
+    """Read one stage's JUnit file; never raises for a missing or malformed file."""
+    shown = shown or str(path)
+    if not path.is_file():
+        return StageReport(path, problem=f"no JUnit report at {shown}")
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as exc:
+        return StageReport(path, problem=f"malformed JUnit {shown}: {exc}")
+    if root.tag not in ("testsuites", "testsuite"):
+        return StageReport(path, problem=f"malformed JUnit {shown}: root element <{root.tag}> "
+                                         "is not <testsuites> or <testsuite>")
+    try:
+        xml = xunit2.JUnitXml.fromroot(root)
+        return _summarise(path, shown, xml)
+    except (JUnitXmlError, ValueError, TypeError) as exc:
+        return StageReport(path, problem=f"malformed JUnit {shown}: {exc}")
+
+
+def _summarise(path: Path, shown: str, xml: xunit2.JUnitXml) -> StageReport:
+    suites: list[FlatSuite] = []
+    for suite in xml:
+        _flatten(suite, (), suites)
+    props: list[tuple[str, str]] = []
+    counts = Counts()
+    failed: list[str] = []
+    flaky: list[str] = []
+    for flat in suites:
+        props += [(p.name, p.value) for p in flat.element.properties()]
+        for case in flat.cases:
+            props += [(p.name, p.value) for p in case.properties()]
+            counts = counts + _classify(case)
+            if case.is_failure or case.is_error:
+                failed.append(case_id(case))
+            elif _flaky(case):
+                flaky.append(case_id(case))
+    if counts.tests == 0:
+        return StageReport(path, problem=f"JUnit {shown} has no test cases")
+    metrics: dict[str, float] = {}
+    bad: list[str] = []
+    trusted, reason = True, ""
+    for name, value in props:
+        name, value = name or "", (value or "").strip()
+        if name.startswith(METRIC_PREFIX):
+            try:
+                number = float(value)
+                if math.isnan(number):
+                    raise ValueError(value)
+                metrics[name[len(METRIC_PREFIX):]] = number
+            except ValueError:
+                bad.append(f"{name}={value!r} is not a number")
+        elif name == TRUSTED:
+            if value.lower() in _FALSE:
+                trusted = False
+            elif value.lower() not in _TRUE:
+                trusted, reason = False, reason or f"{TRUSTED}={value!r} is neither true nor false"
+        elif name == UNTRUSTED_REASON and value:
+            reason = value
+    return StageReport(path, None, counts, tuple(failed), tuple(flaky), metrics, tuple(bad),
+                       trusted, reason if not trusted else "", tuple(suites))
+
+
+def _flatten(suite: xunit2.TestSuite, parents: tuple[str, ...], into: list[FlatSuite]) -> None:
+    names = (*parents, suite.name or "")
+    own = list(suite.iterchildren(xunit2.TestCase))
+    if own:
+        into.append(FlatSuite(names, suite, tuple(_fold_reruns(suite, own))))
+    for child in suite.iterchildren(xunit2.TestSuite):
+        _flatten(child, names, into)
+
+
+def _fold_reruns(suite: xunit2.TestSuite, cases: list[xunit2.TestCase]) -> list[xunit2.TestCase]:
+    """Fold pytest-rerunfailures' repeated test cases into one (see the module doc)."""
+    declared = suite._elem.get("tests")
+    if declared is None or not declared.isdigit() or int(declared) >= len(cases):
+        return cases
+    groups: dict[tuple[str | None, str | None], list[xunit2.TestCase]] = {}
+    for case in cases:
+        groups.setdefault((case.classname, case.name), []).append(case)
+    folded = []
+    for attempts in groups.values():
+        earlier, last = attempts[:-1], attempts[-1]
+        if not earlier or any(a.result for a in earlier):
+            folded.extend(attempts)  # not a rerun signature: keep every case as it is
+            continue
+        case = copy.deepcopy(last)
+        total = len(attempts)
+        for i in range(1, total):
+            if last.is_passed:
+                case.add_interim_result(xunit2.FlakyFailure(f"attempt {i} of {total} failed; passed on rerun",
+                                                            "rerun"))
+            elif not last.is_skipped:
+                case.add_interim_result(xunit2.RerunFailure(f"attempt {i} of {total} failed", "rerun"))
+        folded.append(case)
+    return folded
+
+
+def _classify(case: xunit2.TestCase) -> Counts:
+    if case.is_error:
+        return Counts(tests=1, errors=1)
+    if case.is_failure:
+        return Counts(tests=1, failed=1)
+    if case.is_skipped:
+        return Counts(tests=1, skipped=1)
+    return Counts(tests=1, passed=1, flaky=1 if _flaky(case) else 0)
+
+
+def _flaky(case: xunit2.TestCase) -> bool:
+    """Passed in the end after failed attempts (``<flakyFailure>``, or ``<rerunFailure>`` on a pass)."""
+    return not case.result and (case.is_flaky or case.is_rerun)
+
+
+def case_id(case: xunit2.TestCase) -> str:
+    return f"{case.classname}::{case.name}" if case.classname else (case.name or "?")
+
+
+# ---------------------------------------------------------------- writing
+
+@dataclass(frozen=True)
+class Case:
+    """A test case the pipeline itself adds to the merged report (a stage's outcome,
+    a threshold).  ``outcome``: ``passed``, ``failure``, ``error`` or ``skipped``."""
+
+    classname: str
+    name: str
+    outcome: str = "passed"
+    message: str = ""
+    text: str = ""
+    properties: tuple[tuple[str, str], ...] = ()
+
+
+_RESULTS = {"failure": Failure, "error": Error, "skipped": Skipped}
+
+
+def merged(stage_reports: list[tuple[str, StageReport | None]], cases: list[Case],
+           properties: dict[str, str]) -> JUnitXml:
+    """The merged report: every stage's suites (named ``<stage>/<suite>``) and a
+    ``pipeline`` suite holding ``cases`` and ``properties``."""
+    xml = JUnitXml(name="pipeline")
+    for stage, report in stage_reports:
+        if report is None or report.problem:
+            continue
+        for flat in report.suites:
+            xml.append(_copy_suite(stage, flat))
+    own = TestSuite("pipeline")
+    for key, value in properties.items():
+        own.add_property(key, value)
+    for spec in cases:
+        case = xunit2.TestCase(spec.name, spec.classname)
+        for key, value in spec.properties:
+            case.add_property(key, value)
+        if spec.outcome in _RESULTS:
+            result = _RESULTS[spec.outcome](spec.message or None, spec.outcome)
+            if spec.text:
+                result.text = spec.text
+            case.result = [result]
+        own.append(case)
+    xml.append(own)
+    xml.update_statistics()
+    return xml
+
+
+def _copy_suite(stage: str, flat: FlatSuite) -> TestSuite:
+    suite = TestSuite("/".join((stage, *(n for n in flat.names if n))))
+    for attr in ("timestamp", "hostname"):
+        if flat.element._elem.get(attr) is not None:
+            suite._elem.set(attr, flat.element._elem.get(attr))
+    suite.add_property("pipeline.run.stage", stage)
+    for prop in flat.element.properties():
+        suite.add_property(prop.name, prop.value)
+    for child in flat.element._elem:
+        if child.tag in ("system-out", "system-err"):
+            suite._elem.append(copy.deepcopy(child))
+    for case in flat.cases:
+        suite._elem.append(copy.deepcopy(case._elem))
+    suite.update_statistics()
+    return suite
+
+
+def write(xml: JUnitXml, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tree = ET.ElementTree(xml._elem)
+    ET.indent(tree)
+    tmp = path.with_name(path.name + ".tmp")
+    tree.write(tmp, encoding="utf-8", xml_declaration=True)
+    tmp.replace(path)
+    return path

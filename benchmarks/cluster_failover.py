@@ -83,7 +83,7 @@ def partition_round(c: Any, names: list[str]) -> tuple[float, float]:
     old = leader(c, names)
     for i in range(20):
         write(c, old, i)
-    c.isolate(old, verify=False)
+    c.faults.isolate(old, verify=False)
     t0 = time.monotonic()
     while write(c, old, "minority", timeout=5) != 503:
         pass
@@ -93,7 +93,7 @@ def partition_round(c: Any, names: list[str]) -> tuple[float, float]:
     accepted = sum(write(c, majority[i % 2], i) == 201 for i in range(20))
     if accepted != 20:  # otherwise "equal digests" would measure nothing
         raise RuntimeError(f"the majority accepted only {accepted}/20 writes")
-    c.heal(verify=False)
+    c.faults.heal(verify=False)
     t0 = time.monotonic()
     wait(lambda: digests_equal(c, names), every=0.005)
     healed = time.monotonic() - t0
@@ -104,12 +104,12 @@ def partition_round(c: Any, names: list[str]) -> tuple[float, float]:
 def failover_round(c: Any, names: list[str]) -> float:
     old = leader(c, names)
     survivor = next(n for n in names if n != old)
-    c.crash(old)
+    c.faults.crash(old)
     t0 = time.monotonic()
     while write(c, survivor, "after-crash", timeout=5) != 201:
         time.sleep(0.005)
     took = time.monotonic() - t0
-    c.restart(old)
+    c.faults.restart(old)
     wait(lambda: digests_equal(c, names))
     return took
 

@@ -8,15 +8,17 @@
                                                "--name", "{name}", "--port", "{port}", "--peers", "{peers}"])
     with ClusterManager().start(config) as cluster:
         cluster.urls                      # {"n1": "http://127.0.0.1:PORT", ...}
-        with cluster.partition_majority_minority(mode="drop"):
+        with cluster.faults.partition_majority_minority(mode="drop"):
             ...                           # n1-n3 | n4-n5, verified cut
-        cluster.crash("n2"); cluster.restart("n2")
-        print(cluster.fault_log.format())
+        cluster.faults.crash("n2"); cluster.faults.restart("n2")
+        print(cluster.faults.log.format())
 
-Modules: ``config`` (specs), ``topology`` (which links), ``partition`` (shapes),
-``provider`` (the interface), ``local`` / ``fake`` (implementations),
-``manager`` (start), ``handle`` (a running cluster), ``runstate`` / ``clean`` /
-``watchdog`` / ``teardown`` (nothing is left behind).  Names are loaded
+Modules: ``config`` (specs), ``topology`` (which links), ``links`` (one
+Toxiproxy proxy per link), ``provider`` (the interface), ``local`` / ``fake``
+(implementations), ``process`` (pre-exec limits, process groups),
+``errors``, ``manager`` (start), ``handle`` (a running cluster; its faults
+are :mod:`pipeline.faults`), ``runstate`` / ``clean`` / ``watchdog`` /
+``teardown`` (nothing is left behind).  Names are loaded
 lazily so ``python -m pipeline.cluster.watchdog`` starts fast.
 """
 
@@ -31,7 +33,7 @@ _EXPORTS = {
     "latency_range": "config",
     "Link": "topology", "topology_links": "topology",
     "ClusterManager": "manager", "shared_toxiproxy": "manager",
-    "ClusterHandle": "handle", "NodeHandle": "handle", "NodeStartError": "handle", "NodeLaunchError": "handle",
+    "ClusterHandle": "handle", "NodeHandle": "handle", "NodeStartError": "errors", "NodeLaunchError": "errors",
     "Provider": "provider", "Address": "provider", "ProviderError": "provider",
     "LocalProvider": "local", "FakeProvider": "fake", "FakeToxiproxy": "fake",
 }

@@ -1,7 +1,8 @@
-"""A started cluster: where its nodes are, its faults, and its teardown.
+"""A started cluster: where its nodes are, and its teardown.
 
 The handle is what a test holds.  It knows each node's client URL and peers,
-carries the fault vocabulary (inherited from :mod:`pipeline.faults.vocabulary`), and owns
+composes the fault vocabulary over itself as ``handle.faults``
+(:mod:`pipeline.faults.vocabulary`; the handle does not carry it), and owns
 teardown: ``close()`` (or leaving the ``with`` block) stops every node, every
 pressure helper and deletes every proxy of the run, whatever state the faults
 left them in.  Teardown is idempotent and also runs at interpreter exit and
@@ -11,50 +12,26 @@ on SIGTERM (see :mod:`pipeline.cluster.teardown`).
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.cluster import teardown
 from pipeline.cluster.config import ClusterConfig
-from pipeline.cluster.provider import Address, Provider, ProviderError
-from pipeline.faults.vocabulary import FaultLog, FaultsMixin
+from pipeline.cluster.errors import NodeStartError
+from pipeline.cluster.provider import Address, Provider
+from pipeline.faults.log import FaultLog
+from pipeline.faults.vocabulary import Faults
 
 if TYPE_CHECKING:
-    from pipeline.cluster.runstate import RunState
     from pipeline.cluster.links import LinkTable
-    from pipeline.faults.pressure import Pressure
+    from pipeline.cluster.runstate import RunState
 
-__all__ = ["ClusterHandle", "NodeHandle", "NodeStartError"]
+__all__ = ["ClusterHandle", "NodeHandle"]
 
 log = logging.getLogger("pipeline.cluster")
-
-
-class NodeStartError(RuntimeError):
-    """A node exited or never became healthy.  Carries the node's name, exit
-    status (None if it was still running) and the tail of its log."""
-
-    def __init__(self, name: str, reason: str, exit_code: int | None, log_tail: str,
-                 log_path: Path | None = None) -> None:
-        status = "still running" if exit_code is None else f"exit status {exit_code}"
-        text = f"node {name} failed to start: {reason} ({status})"
-        if log_path is not None:
-            text += f"; log {log_path}"
-        text += "\n--- last lines of its log ---\n" + (log_tail or "(empty)")
-        super().__init__(text)
-        self.name = name
-        self.reason = reason
-        self.exit_code = exit_code
-        self.log_tail = log_tail
-        self.log_path = log_path
-
-
-class NodeLaunchError(NodeStartError, ProviderError):
-    """A node's command could not be executed at all (not found, not
-    executable, bad ``cwd``).  ``exit_code`` is what a shell would report:
-    127 for a missing file, 126 otherwise.  Also a :class:`ProviderError`."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +67,7 @@ class NodeHandle:
         return self._cluster.provider.log_tail(self.name, lines)
 
 
-class ClusterHandle(FaultsMixin):
+class ClusterHandle:
     """A running cluster (made by :class:`pipeline.cluster.manager.ClusterManager`)."""
 
     def __init__(self, config: ClusterConfig, *, run_id: str, run_dir: Path, seed: int,
@@ -107,15 +84,14 @@ class ClusterHandle(FaultsMixin):
         self.links: "LinkTable | None" = None
         self.names = config.names
         self._nodes: dict[str, NodeHandle] = {}
-        self._fault_rng = random.Random(seed)
-        self._pressures: list["Pressure"] = []
         self._closed = False
         self._close_lock = threading.Lock()
         self.started_at = time.time()
         self.ready_seconds: float | None = None
         header = (f"cluster {run_id}: {config.node_count} nodes, {config.topology}, seed={seed} "
                   f"(replay with seed={seed} or PIPELINE_SEED={seed})")
-        self.fault_log = FaultLog(origin=self.started_at, path=run_dir / "faults.log", header=header)
+        log = FaultLog(origin=self.started_at, path=run_dir / "faults.log", header=header)
+        self.faults = Faults(self, seed=seed, log=log)
 
     # --------------------------------------------------------------- reading
 
@@ -136,13 +112,13 @@ class ClusterHandle(FaultsMixin):
     def urls(self) -> dict[str, str]:
         return {n: self._nodes[n].url for n in self.names}
 
-    def _health_path(self, node: str) -> str | None:
+    def health_path(self, node: str) -> str | None:
         return self.config.node(node).health_path
 
     def is_healthy(self, node: str) -> bool:
-        return self.provider.healthy(node, self._health_path(node))
+        return self.provider.healthy(node, self.health_path(node))
 
-    def _wait_healthy(self, node: str, timeout: float, *, budget: float | None = None) -> None:
+    def wait_healthy(self, node: str, timeout: float, *, budget: float | None = None) -> None:
         """Wait until ``node`` answers its health check; fail with its log if it
         exits or ``timeout`` passes (``budget``: the overall limit to report,
         when ``timeout`` is what is left of it)."""
@@ -153,7 +129,7 @@ class ClusterHandle(FaultsMixin):
             if code is not None:
                 raise NodeStartError(node, "process exited", code, self.provider.log_tail(node),
                                      self.provider.log_path(node))
-            if self.provider.healthy(node, self._health_path(node)):
+            if self.provider.healthy(node, self.health_path(node)):
                 return
             if time.monotonic() >= deadline:
                 raise NodeStartError(node, f"not healthy within {budget:g}s", None,
@@ -165,7 +141,7 @@ class ClusterHandle(FaultsMixin):
 
     def report(self, lines: int = 30) -> str:
         """Fault log plus each node's log tail: what a failing test should show."""
-        parts = [self.fault_log.format(), ""]
+        parts = [self.faults.log.format(), ""]
         for name, tail in self.log_tails(lines).items():
             parts.append(f"--- {name} ({self.provider.log_path(name)}) ---")
             parts.append(tail or "(empty)")
@@ -187,21 +163,7 @@ class ClusterHandle(FaultsMixin):
             if self._closed:
                 return
             self._closed = True
-        from pipeline.cluster import teardown
-
-        errors: list[str] = []
-        if self.links is not None and any(r.links for r in self.fault_log.active()):
-            try:  # heal first, so nodes shut down on a clean network instead of timing out on a cut one
-                self.links.heal_all()
-            except Exception as exc:  # noqa: BLE001 - keep tearing down
-                errors.append(f"heal: {exc}")
-        for record in self.fault_log.active():
-            record.finish("teardown")
-        for pressure in self._pressures:
-            try:
-                pressure.stop()
-            except Exception as exc:  # noqa: BLE001 - keep tearing down
-                errors.append(f"pressure: {exc}")
+        errors = self.faults.release()
         try:
             self.provider.close(self.config.stop_timeout)
         except Exception as exc:  # noqa: BLE001

@@ -17,7 +17,7 @@ The primitives here are small and *tagged*: every toxic is named after the
 fault that added it (``f3-drop-up``), and a rejected link counts which faults
 disabled it, so one fault can be undone without undoing another.  Faults
 themselves (what to break, verifying it, logging it) live in
-:mod:`pipeline.faults.vocabulary`.
+:mod:`pipeline.faults.network`.
 
 ``probe_link`` is how a fault proves it worked: a real TCP exchange through the
 proxy, an HTTP GET of the destination's health path, which either *flows*

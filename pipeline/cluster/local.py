@@ -21,142 +21,23 @@ Why it is safe to leave running tests unattended:
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
-import resource
 import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable
 
-from pipeline.cluster.config import NodeSpec, Resources
-from pipeline.cluster.handle import NodeLaunchError
+from pipeline.cluster.config import NodeSpec
+from pipeline.cluster.errors import NodeLaunchError
+from pipeline.cluster.process import (check_resources, child_setup, proc_state, signal_group, tail_file,
+                                      wait_for)
 from pipeline.cluster.provider import (Address, NodeLaunch, Provider, ProviderError, RunContext,
                                        free_port, merged_env)
 from pipeline.cluster.runstate import RunState, start_ticks
 
-__all__ = ["LocalProvider", "child_setup", "tail_file", "signal_group"]
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _load_prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl
-    except (OSError, AttributeError):
-        return None
-
-
-_PRCTL = _load_prctl()
-
-
-def child_setup(resources: Resources | None, *, pdeathsig: bool) -> Callable[[], None]:
-    """The pre-exec function for a node (or helper) process.
-
-    Everything it needs is resolved before the fork; in the child it only makes
-    system calls.  If the parent died between fork and prctl, the child exits
-    at once, since the death signal would never come.
-    """
-    parent = os.getpid()
-    prctl = _PRCTL if pdeathsig else None
-    limits: list[tuple[int, int]] = []
-    cpus = None
-    if resources is not None:
-        if resources.memory_mb is not None:
-            kind = resource.RLIMIT_AS if resources.memory_limit == "as" else resource.RLIMIT_DATA
-            limits.append((kind, resources.memory_mb * 1024 * 1024))
-        if resources.open_files is not None:
-            limits.append((resource.RLIMIT_NOFILE, resources.open_files))
-        cpus = set(resources.cpus) if resources.cpus else None
-
-    def setup() -> None:
-        if prctl is not None:
-            prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-            if os.getppid() != parent:
-                os._exit(70)
-        for kind, value in limits:
-            resource.setrlimit(kind, (value, value))
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-
-    return setup
-
-
-def check_resources(name: str, res: Resources) -> None:
-    """Refuse limits this machine cannot honour, naming the key (a failure
-    inside the pre-exec function would only say "preexec_fn failed")."""
-    if res.cpus:
-        available = sorted(os.sched_getaffinity(0))
-        missing = [c for c in res.cpus if c not in available]
-        if missing:
-            raise ProviderError(f"node {name}: resources.cpus {list(res.cpus)} names CPUs {missing} "
-                                f"this process may not use (allowed: {available})")
-    for key, kind, value in (
-        ("memory_mb", resource.RLIMIT_AS if res.memory_limit == "as" else resource.RLIMIT_DATA,
-         None if res.memory_mb is None else res.memory_mb * 1024 * 1024),
-        ("open_files", resource.RLIMIT_NOFILE, res.open_files),
-    ):
-        if value is None:
-            continue
-        hard = resource.getrlimit(kind)[1]
-        if hard != resource.RLIM_INFINITY and value > hard:
-            raise ProviderError(f"node {name}: resources.{key} exceeds the hard limit ({hard})")
-
-
-def signal_group(pid: int, sig: int) -> bool:
-    """Signal the process group led by ``pid``; False if it is gone."""
-    try:
-        os.killpg(pid, sig)
-        return True
-    except (ProcessLookupError, PermissionError):
-        try:
-            os.kill(pid, sig)
-            return True
-        except (ProcessLookupError, PermissionError):
-            return False
-
-
-def tail_file(path: Path | None, lines: int = 40, max_bytes: int = 64 * 1024) -> str:
-    """Last ``lines`` lines of a text file ("" if missing)."""
-    if path is None:
-        return ""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - max_bytes))
-            data = fh.read()
-    except OSError:
-        return ""
-    text = data.decode("utf-8", "replace")
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _proc_state(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            raw = fh.read().decode("ascii", "replace")
-    except OSError:
-        return None
-    return raw[raw.rfind(")") + 2:].split(" ", 1)[0]
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.005)
-
+__all__ = ["LocalProvider"]
 
 class LocalProvider(Provider):
     """Nodes as local subprocesses (see the module docstring)."""
@@ -303,18 +184,18 @@ class LocalProvider(Provider):
         if proc.poll() is not None:
             raise ProviderError(f"node {name} is not running (exit status {proc.returncode}); cannot pause")
         signal_group(proc.pid, signal.SIGSTOP)
-        if not _wait_for(lambda: _proc_state(proc.pid) in ("T", "t", None), 5.0):
+        if not wait_for(lambda: proc_state(proc.pid) in ("T", "t", None), 5.0):
             raise ProviderError(f"node {name} (pid {proc.pid}) did not stop after SIGSTOP")
 
     def resume(self, name: str) -> None:
         proc = self._proc(name)
         signal_group(proc.pid, signal.SIGCONT)
-        if not _wait_for(lambda: _proc_state(proc.pid) not in ("T", "t"), 5.0):
+        if not wait_for(lambda: proc_state(proc.pid) not in ("T", "t"), 5.0):
             raise ProviderError(f"node {name} (pid {proc.pid}) is still stopped after SIGCONT")
 
     def is_paused(self, name: str) -> bool:
         proc = self._procs.get(name)
-        return proc is not None and proc.poll() is None and _proc_state(proc.pid) in ("T", "t")
+        return proc is not None and proc.poll() is None and proc_state(proc.pid) in ("T", "t")
 
     def restart(self, name: str, timeout: float = 5.0) -> None:
         launch = self._launches.get(name)

@@ -43,7 +43,8 @@ from typing import Any
 
 from pipeline.cluster import teardown
 from pipeline.cluster.config import ClusterConfig
-from pipeline.cluster.handle import ClusterHandle, NodeHandle, NodeStartError
+from pipeline.cluster.errors import NodeStartError
+from pipeline.cluster.handle import ClusterHandle, NodeHandle
 from pipeline.cluster.provider import NodeLaunch, Provider, RunContext
 from pipeline.cluster.runstate import RunState, new_run_id
 
@@ -136,7 +137,7 @@ class ClusterManager:
         state = RunState.create(run_id, directory=self.runs_dir, report_dir=str(run_dir))
         provider = self._new_provider()
         handle = ClusterHandle(config, run_id=run_id, run_dir=run_dir, seed=seed, provider=provider, state=state)
-        handle.probe_timeout = self.probe_timeout
+        handle.faults.probe_timeout = self.probe_timeout
         teardown.track(handle)
         log.info("cluster %s: starting %d nodes (%s), seed=%d, logs in %s",
                  run_id, config.node_count, config.topology, seed, run_dir)
@@ -187,7 +188,7 @@ class ClusterManager:
             handle._nodes[launch.name] = NodeHandle(launch.name, f"http://{url_addr}", launch.address,
                                                     dict(launch.peers), provider.log_path(launch.name), handle)
         if config.latency is not None:
-            handle.latency(config.latency.min_ms, config.latency.max_ms, verify=True)
+            handle.faults.latency(config.latency.min_ms, config.latency.max_ms, verify=True)
 
     def _wait_ready(self, handle: ClusterHandle, provider: Provider, launches: list[NodeLaunch],
                     timeout: float) -> None:
@@ -197,7 +198,7 @@ class ClusterManager:
             moved = False
             while True:
                 try:
-                    handle._wait_healthy(launch.name, max(0.0, deadline - time.monotonic()), budget=timeout)
+                    handle.wait_healthy(launch.name, max(0.0, deadline - time.monotonic()), budget=timeout)
                     return None
                 except NodeStartError as exc:
                     if moved or exc.exit_code is None or not _PORT_TAKEN.search(exc.log_tail):

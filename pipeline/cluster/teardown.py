@@ -19,14 +19,19 @@ import atexit
 import signal
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from pipeline.cluster.handle import ClusterHandle
+
+class Closable(Protocol):
+    """What teardown needs of a cluster: an idempotent ``close()``.  (A
+    protocol, not the handle's class, so the handle can import this module.)"""
+
+    def close(self) -> None: ...
+
 
 __all__ = ["track", "forget", "close_all", "live_clusters"]
 
-_LIVE: "weakref.WeakSet[ClusterHandle]" = weakref.WeakSet()
+_LIVE: "weakref.WeakSet[Closable]" = weakref.WeakSet()
 _LOCK = threading.Lock()
 _previous_sigterm: Any = None
 _installed = False
@@ -36,7 +41,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def track(handle: "ClusterHandle") -> None:
+def track(handle: "Closable") -> None:
     global _previous_sigterm, _installed
     with _LOCK:
         _LIVE.add(handle)
@@ -48,7 +53,7 @@ def track(handle: "ClusterHandle") -> None:
                 _installed = True
 
 
-def forget(handle: "ClusterHandle") -> None:
+def forget(handle: "Closable") -> None:
     global _installed
     with _LOCK:
         _LIVE.discard(handle)
@@ -58,7 +63,7 @@ def forget(handle: "ClusterHandle") -> None:
             _installed = False
 
 
-def live_clusters() -> list["ClusterHandle"]:
+def live_clusters() -> list["Closable"]:
     return list(_LIVE)
 
 

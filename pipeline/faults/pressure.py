@@ -37,6 +37,8 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Iterable
 
+from pipeline.cluster.process import child_setup
+
 if TYPE_CHECKING:
     from pipeline.cluster.runstate import RunState
 
@@ -67,8 +69,6 @@ class Pressure:
 
     def __init__(self, kind: str, argv: list[str], seconds: float, *, cpus: Iterable[int] | None = None,
                  state: "RunState | None" = None, label: str = "") -> None:
-        from pipeline.cluster.local import child_setup
-
         self.kind = kind
         self.seconds = seconds
         self.label = label or kind

@@ -143,7 +143,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
 
 def _cluster_sections(handle: Any, lines: int) -> list[tuple[str, str]]:
     try:
-        faults = handle.fault_log.format()
+        faults = handle.faults.log.format()
         tails = []
         for name, tail in handle.log_tails(lines).items():
             tails.append(f"--- {name} ({handle.provider.log_path(name) or 'in memory'}) ---")

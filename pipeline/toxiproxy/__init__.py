@@ -5,7 +5,7 @@ Why embedded: CI machines here have no Docker and no ``toxiproxy-server``
 binary, yet the fault layer must speak Toxiproxy's HTTP API so the same code
 runs against a real Toxiproxy whenever one is available.
 
-Public API (what ``pipeline/cluster/links.py`` and ``pipeline/faults/vocabulary.py`` call)::
+Public API (what ``pipeline/cluster/links.py`` and ``pipeline/faults/network.py`` call)::
 
     from pipeline.toxiproxy import locate, ToxiproxyClient, ProxyExists, NotFound
 

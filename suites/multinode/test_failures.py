@@ -50,7 +50,7 @@ def test_progressive_failures_shrink_membership_and_keep_serving(mabeam, history
                  max_seconds=45) as workers:
         down: list[str] = []
         for victim in victims:
-            cluster.handle.crash(victim)
+            cluster.handle.faults.crash(victim)
             down.append(victim)
             workers.aim([n for n in names if n not in down])
             survivors = [n for n in names if n not in down]
@@ -92,7 +92,7 @@ def test_leader_crash_new_leader_serves_writes(mabeam, history, seed):
 
     with Workers(history, cluster.urls, registry.step, seed=seed, threads=3, max_ops=50,
                  max_seconds=30) as workers:
-        cluster.handle.crash(old)
+        cluster.handle.faults.crash(old)
         workers.aim(rest)
 
         def new_leader_writes() -> str:
@@ -102,7 +102,7 @@ def test_leader_crash_new_leader_serves_writes(mabeam, history, seed):
         new = eventually(new_leader_writes, timeout=NEW_LEADER_WITHIN_S, interval=0.1,
                          description="a new leader serves writes")
         assert new != old
-        cluster.handle.restart(old)
+        cluster.handle.faults.restart(old)
         workers.aim(names)
 
     cluster.leader()  # all five agree on one leader again
@@ -125,12 +125,12 @@ def test_restarted_node_catches_up_from_its_data_dir(mabeam, history, seed, rng)
     rest = [n for n in names if n != victim]
     written: list[str] = []
 
-    cluster.handle.crash(victim)
+    cluster.handle.faults.crash(victim)
     with Workers(history, cluster.urls, registry.step, seed=seed, threads=3, max_ops=20, max_seconds=20,
                  targets=rest):
         for i in range(6):
             write_ok(admin, rest[i % 2], registry.agents[i % len(registry.agents)], written)
-    cluster.handle.restart(victim)
+    cluster.handle.faults.restart(victim)
 
     members = cluster.members(cluster.leader()) or []
     assert victim in members, f"{victim} is no longer a member after its restart: {members}"

@@ -50,7 +50,7 @@ def test_majority_serves_minority_refuses_then_heals(mabeam, history, seed):
         (registry.step if rng.random() < 0.7 else money.step)(client, rng, node, n)
 
     with Workers(history, cluster.urls, step, seed=seed, threads=3, max_ops=60, max_seconds=30):
-        fault = cluster.handle.partition_majority_minority(mode="drop")
+        fault = cluster.handle.faults.partition_majority_minority(mode="drop")
         majority, minority = (list(g) for g in fault.params["groups"])
         assert len(majority) == 3 and len(minority) == 2, fault.params
         cluster.wait_modes(minority, "partition_detected", timeout=REFUSE_WITHIN_S)
@@ -72,7 +72,7 @@ def test_majority_serves_minority_refuses_then_heals(mabeam, history, seed):
         assert cluster.leader(majority) in majority
         cluster.wait_modes(majority, "normal", timeout=10)
 
-        cluster.handle.heal()
+        cluster.handle.faults.heal()
     cluster.wait_modes(names, "normal", timeout=15)
     leader = cluster.leader()
     assert leader in names
@@ -97,12 +97,12 @@ def test_even_split_puts_every_node_in_safe_mode(mabeam, history, seed):
     refused: list[str] = []
 
     with Workers(history, cluster.urls, registry.step, seed=seed, threads=3, max_ops=40, max_seconds=25):
-        cluster.handle.partition_halves(mode="drop")
+        cluster.handle.faults.partition_halves(mode="drop")
         cluster.wait_modes(names, "safe_mode", timeout=REFUSE_WITHIN_S)
         for node in names:
             eventually(lambda: refuses(admin, node, registry.agents[0], refused),
                        timeout=REFUSE_WITHIN_S, description=f"{node} refuses writes in safe mode")
-        cluster.handle.heal()
+        cluster.handle.faults.heal()
 
     cluster.wait_modes(names, "normal", timeout=15)
     cluster.leader()
@@ -140,14 +140,14 @@ def test_leader_cut_off_in_a_minority_loses_nothing_it_acknowledged(mabeam, hist
 
     with Workers(history, cluster.urls, step, seed=seed, threads=3, max_ops=40, max_seconds=20,
                  targets=[old]) as workers:
-        cluster.handle.partition([minority, majority], mode="drop")
+        cluster.handle.faults.partition([minority, majority], mode="drop")
         cluster.wait_modes(minority, "partition_detected", timeout=REFUSE_WITHIN_S)
         workers.aim(majority)
         new = cluster.leader(majority)
         assert new in majority, f"the majority {majority} elected {new}"
         eventually(lambda: admin.register(new, uid("after-cut"), agent)[0].ok, timeout=15,
                    description=f"the majority's leader {new} accepts writes")
-        cluster.handle.heal()
+        cluster.handle.faults.heal()
     try:
         cluster.wait_modes(names, "normal", timeout=15)
         cluster.leader()

@@ -123,7 +123,7 @@ def test_node_without_http_is_ready_when_its_port_accepts(manager):
                 "while True:\n    c, _ = s.accept(); c.close()\n", "{port}"]
     with manager.start(cluster_config(2, "mesh", command=tcp_only, health_path=None)) as c:
         assert all(c.node(n).is_running() for n in c.names)
-        record = c.partition_halves()  # no HTTP to probe: verified through the proxy state
+        record = c.faults.partition_halves()  # no HTTP to probe: verified through the proxy state
         assert "proxy state shows 2 links cut" in record.verification
 
 
@@ -150,7 +150,7 @@ def test_node_that_lost_its_port_race_is_moved_to_a_fresh_port(tmp_path):
             assert moved.port != taken
             assert c.links.proxy(next(l for l in c.links.links if str(l) == "n1->n2")).upstream == moved
             assert "Address already in use" in c.node("n2").log_tail()
-            c.heal()  # verifies every link flows, including the re-pointed ones
+            c.faults.heal()  # verifies every link flows, including the re-pointed ones
     finally:
         squatter.close()
 
@@ -158,8 +158,8 @@ def test_node_that_lost_its_port_race_is_moved_to_a_fresh_port(tmp_path):
 def test_teardown_with_paused_and_crashed_nodes_leaves_nothing(tmp_path, manager):
     c = manager.start(cluster_config(3, "mesh", command=PING, stop_timeout=5))
     pids = [c.node(n).pid for n in c.names]
-    c.pause("n1")
-    c.crash("n2")
+    c.faults.pause("n1")
+    c.faults.crash("n2")
     proxies = [c.links.proxy(l).name for l in c.links.links]
     c.close()
     assert not any(process_alive(p) for p in pids)
@@ -178,9 +178,9 @@ def test_stop_escalates_to_sigkill_for_a_node_that_ignores_sigterm(manager):
                 "while True:\n    s.accept()[0].close()\n", "{port}"]
     with manager.start(cluster_config(1, "mesh", command=stubborn, health_path=None, link_proxies=False,
                                       stop_timeout=0.3)) as c:
-        record = c.stop("n1")
+        record = c.faults.stop("n1")
         assert record.verification == f"process exited with status {-9}"
-        c.restart("n1")
+        c.faults.restart("n1")
         assert c.node("n1").is_running()
 
 

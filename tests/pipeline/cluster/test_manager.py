@@ -116,13 +116,13 @@ def test_seed_is_in_the_fault_log_header(fakes):
     provider, tp, manager = fakes
     with manager.start(cluster_config(2, "mesh", command=CMD), seed=4242) as c:
         assert c.seed == 4242
-        assert "seed=4242" in c.fault_log.format().splitlines()[0]
+        assert "seed=4242" in c.faults.log.format().splitlines()[0]
 
 
 def test_default_latency_is_applied_as_first_logged_fault(fakes):
     provider, tp, manager = fakes
     with manager.start(cluster_config(3, "mesh", command=CMD, latency=(10, 30)), seed=1) as c:
-        record = c.fault_log.records[0]
+        record = c.faults.log.records[0]
         assert record.kind == "latency" and len(record.links) == 6
         toxics = tp.proxies[proxy_name(c.run_id, "n1", "n2")].toxics
         assert {(t.stream, t.attributes["latency"], t.attributes["jitter"]) for t in toxics} == {

@@ -11,7 +11,7 @@ import pytest
 from pipeline.cluster.config import cluster_config
 from pipeline.cluster.manager import ClusterManager
 from pipeline.testing.eventually import eventually
-from pipeline.faults.vocabulary import FaultError
+from pipeline.faults import FaultError
 from pipeline.faults.pressure import PressureError, cpu_pressure, memory_pressure
 
 
@@ -57,12 +57,12 @@ def test_pressure_as_a_cluster_fault_is_logged_and_reaped_at_teardown(tmp_path):
     manager = ClusterManager(runs_dir=tmp_path / "runs", report_root=tmp_path / "rep")
     ping = [sys.executable, "-m", "pipeline.testing.pingnode", "--port", "{port}"]
     with manager.start(cluster_config(1, "mesh", command=ping, link_proxies=False)) as c:
-        record = c.cpu_pressure(seconds=60, node="n1")
+        record = c.faults.cpu_pressure(seconds=60, node="n1")
         pid = record.params["pid"]
         assert psutil.pid_exists(pid) and "reported ready" in record.verification
         state = c.state.to_json()
         assert any(p["role"] == "pressure" and p["pid"] == pid for p in state["processes"].values())
         with pytest.raises(FaultError, match="mb: must be"):
-            c.memory_pressure(0, 1)
+            c.faults.memory_pressure(0, 1)
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert not record.active

@@ -39,10 +39,10 @@ def restore(mesh):
     yield
     for name in mesh.names:
         if mesh.provider.is_paused(name):
-            mesh.resume(name)
+            mesh.faults.resume(name)
         if mesh.provider.exit_code(name) is not None:
-            mesh.restart(name)
-    mesh.heal()
+            mesh.faults.restart(name)
+    mesh.faults.heal()
 
 
 def peers(cluster, node: str, timeout: float = 0.3) -> dict:
@@ -69,26 +69,26 @@ def everyone_sees_everyone(cluster):
 
 @pytest.mark.parametrize("mode", ["drop", "reject"])
 def test_majority_minority_partition_and_heal(mesh, mode):
-    record = mesh.partition([["n1", "n2", "n3"], ["n4", "n5"]], mode=mode)
+    record = mesh.faults.partition([["n1", "n2", "n3"], ["n4", "n5"]], mode=mode)
     assert len(record.links) == 12 and record.verification.startswith("exchange failed on 12/12")
     eventually(sees(mesh, {"n1": {"n2", "n3"}, "n2": {"n1", "n3"}, "n3": {"n1", "n2"},
                            "n4": {"n5"}, "n5": {"n4"}}), timeout=10)
-    mesh.heal()
+    mesh.faults.heal()
     eventually(everyone_sees_everyone(mesh), timeout=10)
     assert not record.active
 
 
 def test_drop_hangs_and_reject_refuses_at_the_socket(mesh):
     link = mesh.links.proxy(next(l for l in mesh.links.links if str(l) == "n1->n2"))
-    with mesh.cut("n1", "n2", mode="drop"):
+    with mesh.faults.cut("n1", "n2", mode="drop"):
         assert probe_link(link.listen, "/health", timeout=0.3).outcome == "timeout"
-    with mesh.cut("n1", "n2", mode="reject"):
+    with mesh.faults.cut("n1", "n2", mode="reject"):
         assert probe_link(link.listen, "/health", timeout=0.3).outcome == "refused"
     assert probe_link(link.listen, "/health", timeout=2).flows
 
 
 def test_isolate_one_node(mesh):
-    mesh.isolate("n3", mode="drop")
+    mesh.faults.isolate("n3", mode="drop")
     others = set(NAMES) - {"n3"}
     expected = {n: others - {n} for n in others}
     expected["n3"] = set()
@@ -96,20 +96,20 @@ def test_isolate_one_node(mesh):
 
 
 def test_one_way_cut(mesh):
-    mesh.cut("n1", "n2")
+    mesh.faults.cut("n1", "n2")
     eventually(sees(mesh, {"n1": {"n3", "n4", "n5"}, "n2": {"n1", "n3", "n4", "n5"}}), timeout=10)
 
 
 def test_bridge_and_majorities_ring_from_the_nodes_view(mesh):
-    with mesh.bridge():  # n1 n2 | n3 | n4 n5
+    with mesh.faults.bridge():  # n1 n2 | n3 | n4 n5
         eventually(sees(mesh, {"n3": {"n1", "n2", "n4", "n5"}, "n1": {"n2", "n3"}, "n5": {"n3", "n4"}}), timeout=10)
-    mesh.partition_majorities_ring(mode="reject")
+    mesh.faults.partition_majorities_ring(mode="reject")
     views = {n: reachable(mesh, n) | {n} for n in NAMES}
     assert all(len(v) == 3 for v in views.values()) and len({frozenset(v) for v in views.values()}) == 5
 
 
 def test_latency_adds_at_least_the_minimum_delay(mesh):
-    record = mesh.latency(80, 120, links=["n1->n2"], stream="upstream")
+    record = mesh.faults.latency(80, 120, links=["n1->n2"], stream="upstream")
     assert "took >=" in record.verification
     got = peers(mesh, "n1", timeout=3)["peers"]["n2"]
     assert got["ok"] and got["ms"] >= 80
@@ -117,44 +117,44 @@ def test_latency_adds_at_least_the_minimum_delay(mesh):
 
 def test_crash_and_restart_on_the_same_address(mesh):
     address, old_pid = mesh.node("n4").address, mesh.node("n4").pid
-    record = mesh.crash("n4")
+    record = mesh.faults.crash("n4")
     assert record.verification.startswith("process reaped, exit status -9")
     with pytest.raises(ProcessLookupError):
         os.kill(old_pid, 0)
     eventually(lambda: "n4" not in reachable(mesh, "n1") or None, timeout=10)
-    mesh.restart("n4")
+    mesh.faults.restart("n4")
     assert mesh.provider.address("n4") == address and mesh.node("n4").pid != old_pid
     eventually(lambda: "n4" in reachable(mesh, "n1") or None, timeout=10)
     assert not record.active
 
 
 def test_pause_and_resume(mesh):
-    mesh.pause("n5")
+    mesh.faults.pause("n5")
     state = open(f"/proc/{mesh.node('n5').pid}/stat").read().rsplit(")", 1)[1].split()[0]
     assert state in ("T", "t")
     eventually(lambda: "n5" not in reachable(mesh, "n1") or None, timeout=10)
-    mesh.resume("n5")
+    mesh.faults.resume("n5")
     eventually(lambda: "n5" in reachable(mesh, "n1") or None, timeout=10)
 
 
 def test_graceful_stop_then_restart(mesh):
-    record = mesh.stop("n2")
+    record = mesh.faults.stop("n2")
     assert record.verification == "process exited with status 0"
     record.revert()  # revert of a stop = restart
     eventually(lambda: "n2" in reachable(mesh, "n3") or None, timeout=10)
 
 
 def test_message_loss_certain_loss_blocks_new_connections(mesh):
-    mesh.message_loss(1.0, links=["n1->n2"])
+    mesh.faults.message_loss(1.0, links=["n1->n2"])
     got = peers(mesh, "n1")["peers"]["n2"]
     assert not got["ok"]
     assert "n1" in reachable(mesh, "n2")
 
 
 def test_fault_log_of_this_cluster_reads_in_order(mesh):
-    mesh.isolate("n1")
-    mesh.heal()
-    lines = mesh.fault_log.format().splitlines()
+    mesh.faults.isolate("n1")
+    mesh.faults.heal()
+    lines = mesh.faults.log.format().splitlines()
     assert "partition: PartitionPlan(isolate: n1 | n2 n3 n4 n5) mode=drop cuts 8 links" in lines[-2]
     assert "ended +" in lines[-2]
     assert "heal" in lines[-1] and "exchange flows on 20 links" in lines[-1]

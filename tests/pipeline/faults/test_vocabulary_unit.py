@@ -4,86 +4,20 @@ choices reproducible, faults undone one by one, bad arguments named.
 
 from __future__ import annotations
 
-import random
-
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from pipeline.faults import shapes
 from pipeline.cluster.config import cluster_config
 from pipeline.cluster.fake import FakeProvider, FakeToxiproxy
 from pipeline.cluster.manager import ClusterManager
-from pipeline.cluster.topology import Link, parse_link
-from pipeline.faults.vocabulary import FaultError, FaultNotEffective
+from pipeline.cluster.topology import Link
+from pipeline.faults import FaultError, FaultNotEffective
 from pipeline.cluster.links import proxy_name
 
 CMD = ["node", "--port", "{port}", "--peers", "{peers}"]
-N5 = ["n1", "n2", "n3", "n4", "n5"]
-
-
-def L(*texts: str) -> frozenset[Link]:
-    return frozenset(parse_link(t) for t in texts)
 
 
 def between(a: list[str], b: list[str]) -> frozenset[Link]:
     return frozenset({Link(x, y) for x in a for y in b} | {Link(y, x) for x in a for y in b})
-
-
-# ------------------------------------------------------------------ shapes
-
-
-def test_groups_cut_exactly_the_cross_links():
-    plan = shapes.groups(N5, [["n1", "n2", "n3"], ["n4", "n5"]])
-    assert plan.blocked == between(["n1", "n2", "n3"], ["n4", "n5"])
-    assert len(plan.blocked) == 12
-
-
-def test_named_shapes():
-    assert shapes.halves(N5).groups == (("n1", "n2"), ("n3", "n4", "n5"))
-    assert shapes.majority_minority(N5).groups == (("n1", "n2", "n3"), ("n4", "n5"))
-    assert shapes.isolate(N5, "n3").blocked == between(["n3"], ["n1", "n2", "n4", "n5"])
-    assert shapes.one_way(N5, "n1", "n2").blocked == L("n1->n2")
-
-
-def test_bridge_middle_node_sees_both_sides():
-    plan = shapes.bridge(N5)
-    left, (middle,), right = plan.groups
-    assert middle == "n3" and set(left) | set(right) == {"n1", "n2", "n4", "n5"}
-    assert plan.blocked == between(list(left), list(right))
-    assert not any(middle in link for link in plan.blocked)
-
-
-@pytest.mark.parametrize("n", [4, 5, 6, 7])
-def test_majorities_ring_every_node_sees_a_distinct_majority(n):
-    names = [f"n{i}" for i in range(1, n + 1)]
-    plan = shapes.majorities_ring(names)
-    views = {a: frozenset(b for b in names if b == a or Link(a, b) not in plan.blocked) for a in names}
-    assert all(len(v) >= n // 2 + 1 for v in views.values())
-    assert len(set(views.values())) == n  # nobody shares a majority
-    assert all(Link(b, a) in plan.blocked for a, b in plan.blocked)  # symmetric
-
-
-def test_shape_errors_name_the_problem():
-    with pytest.raises(ValueError, match="in no group"):
-        shapes.groups(N5, [["n1"], ["n2"]])
-    with pytest.raises(ValueError, match="in group 0 and group 1"):
-        shapes.groups(N5, [["n1", "n2", "n3"], ["n3", "n4", "n5"]])
-    with pytest.raises(ValueError, match="unknown node 'n9'"):
-        shapes.isolate(N5, "n9")
-    with pytest.raises(ValueError, match="at least 4"):
-        shapes.majorities_ring(["a", "b", "c"])
-
-
-@given(st.integers(2, 9), st.integers(0, 2 ** 31))
-@settings(max_examples=60, deadline=None)
-def test_shuffled_halves_are_a_partition_and_reproducible(n, seed):
-    names = [f"n{i}" for i in range(1, n + 1)]
-    plan = shapes.halves(names, random.Random(seed))
-    assert plan == shapes.halves(names, random.Random(seed))
-    a, b = plan.groups
-    assert sorted(a + b) == sorted(names) and abs(len(a) - len(b)) <= 1
-    assert plan.blocked == between(list(a), list(b))
 
 
 # ---------------------------------------------------------- faults on a cluster
@@ -127,19 +61,19 @@ def cut_links(tp, c) -> set[str]:
 
 def test_drop_partition_blackholes_both_streams_of_exactly_the_cross_links(fake_cluster):
     c, provider, tp = fake_cluster()
-    record = c.partition([["n1", "n2", "n3"], ["n4", "n5"]], mode="drop")
+    record = c.faults.partition([["n1", "n2", "n3"], ["n4", "n5"]], mode="drop")
     assert cut_links(tp, c) == {str(l) for l in between(["n1", "n2", "n3"], ["n4", "n5"])}
     assert {(t.type, t.stream, t.attributes["timeout"]) for t in toxics(tp, c, "n1->n4")} == {
         ("timeout", "upstream", 0), ("timeout", "downstream", 0)}
     assert all(enabled(tp, c, str(l)) for l in c.links.links)
     assert record.verification.startswith("exchange failed on 12/12 links")
-    c.heal()
+    c.faults.heal()
     assert cut_links(tp, c) == set()
 
 
 def test_reject_partition_disables_proxies(fake_cluster):
     c, provider, tp = fake_cluster()
-    c.partition_majority_minority(mode="reject")
+    c.faults.partition_majority_minority(mode="reject")
     disabled = {str(l) for l in c.links.links if not enabled(tp, c, str(l))}
     assert disabled == {str(l) for l in between(["n1", "n2", "n3"], ["n4", "n5"])}
     assert all(toxics(tp, c, str(l)) == [] for l in c.links.links)
@@ -147,29 +81,29 @@ def test_reject_partition_disables_proxies(fake_cluster):
 
 def test_partition_on_a_ring_only_touches_existing_links(fake_cluster):
     c, provider, tp = fake_cluster(topology="ring")
-    record = c.isolate("n1")
+    record = c.faults.isolate("n1")
     assert set(map(str, record.links)) == {"n1->n2", "n2->n1", "n1->n5", "n5->n1"}
     assert cut_links(tp, c) == {"n1->n2", "n2->n1", "n1->n5", "n5->n1"}
 
 
 def test_one_way_cut_leaves_reverse_direction(fake_cluster):
     c, provider, tp = fake_cluster()
-    c.cut("n1", "n2")
+    c.faults.cut("n1", "n2")
     assert cut_links(tp, c) == {"n1->n2"}
     with pytest.raises(FaultError, match="no link n1->n3"):
-        fake_cluster(n=3, topology="custom", links=["n1->n2"])[0].cut("n1", "n3")
+        fake_cluster(n=3, topology="custom", links=["n1->n2"])[0].faults.cut("n1", "n3")
 
 
 def test_revert_undoes_only_its_own_fault(fake_cluster):
     c, provider, tp = fake_cluster()
-    a = c.isolate("n1", mode="reject")
-    b = c.isolate("n2", mode="reject")  # shares n1<->n2 with a
+    a = c.faults.isolate("n1", mode="reject")
+    b = c.faults.isolate("n2", mode="reject")  # shares n1<->n2 with a
     a.revert()
     assert not enabled(tp, c, "n1->n2") and not enabled(tp, c, "n2->n1")  # still held by b
     assert enabled(tp, c, "n1->n3")
     b.revert()
     assert cut_links(tp, c) == set()
-    with c.partition_halves(mode="drop") as rec:
+    with c.faults.partition_halves(mode="drop") as rec:
         assert cut_links(tp, c)
     assert cut_links(tp, c) == set() and not rec.active
 
@@ -178,15 +112,15 @@ def test_heal_clears_toxics_added_behind_our_back(fake_cluster):
     c, provider, tp = fake_cluster()
     tp.client().add_toxic(proxy_name(c.run_id, "n1", "n2"), "latency", name="foreign", latency=5)
     tp.client().disable(proxy_name(c.run_id, "n2", "n3"))
-    c.heal()
+    c.faults.heal()
     assert toxics(tp, c, "n1->n2") == [] and enabled(tp, c, "n2->n3")
 
 
 def test_heal_ends_active_link_faults_in_the_log(fake_cluster):
     c, provider, tp = fake_cluster()
-    p = c.partition_halves()
-    lat = c.latency(5, 10)
-    h = c.heal()
+    p = c.faults.partition_halves()
+    lat = c.faults.latency(5, 10)
+    h = c.faults.heal()
     assert not p.active and not lat.active and p.end_note == f"healed by #{h.id}"
 
 
@@ -194,22 +128,22 @@ def test_seeded_latency_link_picks_and_delays_are_reproducible(fake_cluster):
     c1, _, tp1 = fake_cluster(seed=11)
     c2, _, tp2 = fake_cluster(seed=11)
     c3, _, _ = fake_cluster(seed=12)
-    r1 = c1.latency(10, 90, affected_fraction=0.3, spread="fixed")
-    r2 = c2.latency(10, 90, affected_fraction=0.3, spread="fixed")
-    r3 = c3.latency(10, 90, affected_fraction=0.3, spread="fixed")
+    r1 = c1.faults.latency(10, 90, affected_fraction=0.3, spread="fixed")
+    r2 = c2.faults.latency(10, 90, affected_fraction=0.3, spread="fixed")
+    r3 = c3.faults.latency(10, 90, affected_fraction=0.3, spread="fixed")
     assert r1.seed == r2.seed != r3.seed
     assert r1.links == r2.links and len(r1.links) == 6  # 30% of 20
     assert r1.params["delays"] == r2.params["delays"]
     assert (r1.links, r1.params["delays"]) != (r3.links, r3.params["delays"])
     assert all(10 <= d <= 90 and j == 0 for d, j in r1.params["delays"].values())
     # an explicit seed replays the same choice in another cluster
-    r4 = c3.latency(10, 90, affected_fraction=0.3, spread="fixed", seed=r1.seed)
+    r4 = c3.faults.latency(10, 90, affected_fraction=0.3, spread="fixed", seed=r1.seed)
     assert r4.links == r1.links and r4.params["delays"] == r1.params["delays"]
 
 
 def test_latency_jitter_maps_range_onto_latency_and_jitter(fake_cluster):
     c, _, tp = fake_cluster(n=2)
-    c.latency(10, 15, stream="upstream")
+    c.faults.latency(10, 15, stream="upstream")
     (toxic,) = toxics(tp, c, "n1->n2")
     assert toxic.stream == "upstream"
     lo = toxic.attributes["latency"] - toxic.attributes["jitter"]
@@ -219,33 +153,33 @@ def test_latency_jitter_maps_range_onto_latency_and_jitter(fake_cluster):
 
 def test_latency_on_named_links_only(fake_cluster):
     c, _, tp = fake_cluster(n=3)
-    record = c.latency(5, links=["n1->n2", ("n3", "n1")])
+    record = c.faults.latency(5, links=["n1->n2", ("n3", "n1")])
     assert set(map(str, record.links)) == {"n1->n2", "n3->n1"}
     assert toxics(tp, c, "n2->n1") == []
 
 
 def test_message_loss_maps_to_per_connection_toxics(fake_cluster):
     c, _, tp = fake_cluster(n=3)
-    c.message_loss(0.25)
+    c.faults.message_loss(0.25)
     (toxic,) = toxics(tp, c, "n1->n2")
     assert (toxic.type, toxic.stream, toxic.toxicity, toxic.attributes) == ("reset_peer", "upstream", 0.25,
                                                                               {"timeout": 0})
-    c.heal()
-    c.message_loss(0.5, mode="drop", timeout_ms=200, links=["n2->n3"])
+    c.faults.heal()
+    c.faults.message_loss(0.5, mode="drop", timeout_ms=200, links=["n2->n3"])
     (toxic,) = toxics(tp, c, "n2->n3")
     assert (toxic.type, toxic.toxicity, toxic.attributes) == ("timeout", 0.5, {"timeout": 200})
 
 
 @pytest.mark.parametrize("call, fragment", [
-    (lambda c: c.partition([["n1"], ["n2"]], mode="cut"), "mode: 'cut' is not allowed (allowed: drop, reject)"),
-    (lambda c: c.latency(10, 5), "max_ms: must be >= min_ms"),
-    (lambda c: c.latency(10, stream="sideways"), "stream: 'sideways' is not allowed (allowed: both, upstream"),
-    (lambda c: c.latency(10, affected_fraction=1.5), "affected_fraction: must be in (0, 1]"),
-    (lambda c: c.latency(10, links=["n1->n9"]), "links: n1->n9 is not a link of this cluster"),
-    (lambda c: c.message_loss(2), "probability: must be a number in [0, 1]"),
-    (lambda c: c.message_loss(0.1, mode="eat"), "mode: 'eat' is not allowed (allowed: reset, drop)"),
-    (lambda c: c.crash("n7"), "node: unknown node 'n7' (allowed: n1, n2)"),
-    (lambda c: c.partition([["n1"], ["n3"]]), "unknown node 'n3'"),
+    (lambda c: c.faults.partition([["n1"], ["n2"]], mode="cut"), "mode: 'cut' is not allowed (allowed: drop, reject)"),
+    (lambda c: c.faults.latency(10, 5), "max_ms: must be >= min_ms"),
+    (lambda c: c.faults.latency(10, stream="sideways"), "stream: 'sideways' is not allowed (allowed: both, upstream"),
+    (lambda c: c.faults.latency(10, affected_fraction=1.5), "affected_fraction: must be in (0, 1]"),
+    (lambda c: c.faults.latency(10, links=["n1->n9"]), "links: n1->n9 is not a link of this cluster"),
+    (lambda c: c.faults.message_loss(2), "probability: must be a number in [0, 1]"),
+    (lambda c: c.faults.message_loss(0.1, mode="eat"), "mode: 'eat' is not allowed (allowed: reset, drop)"),
+    (lambda c: c.faults.crash("n7"), "node: unknown node 'n7' (allowed: n1, n2)"),
+    (lambda c: c.faults.partition([["n1"], ["n3"]]), "unknown node 'n3'"),
 ])
 def test_bad_fault_arguments_are_named(fake_cluster, call, fragment):
     c, _, _ = fake_cluster(n=2)
@@ -257,24 +191,24 @@ def test_bad_fault_arguments_are_named(fake_cluster, call, fragment):
 def test_fault_without_link_proxies_is_refused(fake_cluster):
     c, _, _ = fake_cluster(n=2, link_proxies=False)
     with pytest.raises(FaultError, match="no link proxies"):
-        c.partition_halves()
+        c.faults.partition_halves()
 
 
 def test_node_faults_call_the_provider_and_are_logged(fake_cluster):
     c, provider, tp = fake_cluster(n=3)
-    crash = c.crash("n2")
+    crash = c.faults.crash("n2")
     assert provider.nodes["n2"].exit_code == -9 and crash.active
-    c.restart("n2")
+    c.faults.restart("n2")
     assert not crash.active and provider.nodes["n2"].state == "running" and provider.nodes["n2"].starts == 2
-    pause = c.pause("n3")
+    pause = c.faults.pause("n3")
     assert provider.is_paused("n3")
-    c.resume("n3")
+    c.faults.resume("n3")
     assert not provider.is_paused("n3") and not pause.active
-    stop = c.stop("n1")
+    stop = c.faults.stop("n1")
     assert provider.nodes["n1"].exit_code == 0
     stop.revert()
     assert provider.nodes["n1"].state == "running"
-    kinds = [r.kind for r in c.fault_log]
+    kinds = [r.kind for r in c.faults.log]
     assert kinds == ["crash", "restart", "pause", "resume", "stop"]
     assert [call for call in provider.calls if call[0] in ("kill", "pause", "resume", "stop", "restart")] == [
         ("kill", "n2"), ("restart", "n2"), ("pause", "n3"), ("resume", "n3"), ("stop", "n1"), ("restart", "n1")]
@@ -282,27 +216,27 @@ def test_node_faults_call_the_provider_and_are_logged(fake_cluster):
 
 def test_heal_verification_fails_loudly_when_a_link_stays_cut(fake_cluster, monkeypatch):
     c, provider, tp = fake_cluster(n=2)
-    c.verify_timeout = 0.05
-    c.partition_halves(mode="reject")
+    c.faults.verify_timeout = 0.05
+    c.faults.partition_halves(mode="reject")
     monkeypatch.setattr(c.links, "heal_all", lambda: None)  # a heal that does nothing
     with pytest.raises(FaultNotEffective, match="links still do not flow"):
-        c.heal()
+        c.faults.heal()
 
 
 def test_partition_verification_fails_loudly_when_traffic_still_flows(fake_cluster, monkeypatch):
     c, provider, tp = fake_cluster(n=2)
-    c.verify_timeout = 0.05
+    c.faults.verify_timeout = 0.05
     monkeypatch.setattr(c.links, "disable", lambda link, tag: None)  # a cut that does nothing
     with pytest.raises(FaultNotEffective, match="still carry traffic"):
-        c.partition_halves(mode="reject")
-    assert c.fault_log.records[-1].end_note == "reverted"
+        c.faults.partition_halves(mode="reject")
+    assert c.faults.log.records[-1].end_note == "reverted"
 
 
 def test_fault_log_lines_have_seed_times_and_verification(fake_cluster):
     c, _, _ = fake_cluster(n=3, seed=99)
-    c.partition_halves()
-    c.heal()
-    text = c.fault_log.format()
+    c.faults.partition_halves()
+    c.faults.heal()
+    text = c.faults.log.format()
     lines = text.splitlines()
     assert "seed=99" in lines[0]
     assert lines[1].startswith("#1 partition: PartitionPlan(halves: n1 | n2 n3) mode=drop cuts 4 links seed=")
@@ -314,11 +248,11 @@ def test_same_cluster_seed_gives_same_fault_seeds(fake_cluster):
     a, _, _ = fake_cluster(n=3, seed=5)
     b, _, _ = fake_cluster(n=3, seed=5)
     for c in (a, b):
-        c.partition_halves(shuffle=True)
-        c.heal()
-        c.latency(1, 9, affected_fraction=0.5)
-    assert [(r.kind, r.seed, r.params.get("groups")) for r in a.fault_log] == \
-           [(r.kind, r.seed, r.params.get("groups")) for r in b.fault_log]
+        c.faults.partition_halves(shuffle=True)
+        c.faults.heal()
+        c.faults.latency(1, 9, affected_fraction=0.5)
+    assert [(r.kind, r.seed, r.params.get("groups")) for r in a.faults.log] == \
+           [(r.kind, r.seed, r.params.get("groups")) for r in b.faults.log]
 
 
 def test_a_probe_timeout_alone_does_not_verify_a_cut(fake_cluster, monkeypatch):
@@ -328,7 +262,19 @@ def test_a_probe_timeout_alone_does_not_verify_a_cut(fake_cluster, monkeypatch):
 
     c, provider, tp = fake_cluster(n=2)
     monkeypatch.setattr(c.links, "disable", lambda link, tag: None)  # the cut never happens...
-    monkeypatch.setattr(c, "_probe", lambda links: {l: SimpleNamespace(flows=False, outcome="timeout")
+    monkeypatch.setattr(c.faults, "_probe", lambda links: {l: SimpleNamespace(flows=False, outcome="timeout")
                                                     for l in links})  # ...but probes time out
     with pytest.raises(FaultNotEffective, match="does not show"):
-        c.partition_halves(mode="reject")
+        c.faults.partition_halves(mode="reject")
+
+
+def test_the_vocabulary_is_composed_over_the_handle_not_inherited(fake_cluster):
+    from pipeline.cluster.handle import ClusterHandle
+    from pipeline.faults.vocabulary import Faults
+
+    c, provider, tp = fake_cluster(n=3)
+    assert isinstance(c.faults, Faults) and c.faults.cluster is c
+    assert not any(hasattr(c, name) for name in ("partition", "heal", "crash", "latency", "fault_log"))
+    assert not issubclass(ClusterHandle, Faults)
+    record = c.faults.crash("n2")
+    assert list(c.faults.log) == [record] and "crash: n2" in c.report()

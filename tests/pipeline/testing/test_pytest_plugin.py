@@ -28,13 +28,13 @@ def reachable(c, n):
 def test_passes(cluster, eventually):
     assert eventually is imported_eventually
     c = cluster(node_count=3, topology="ring", command=PING)
-    c.isolate("n1")
+    c.faults.isolate("n1")
     eventually(lambda: reachable(c, "n2") == {{"n3"}} or None, timeout=30)  # loaded 2-core CI: pings are slow
     open("pids-pass.txt", "w").write(" ".join(str(c.node(n).pid) for n in c.names))
 
 def test_fails(cluster):
     c = cluster(node_count=2, topology="mesh", command=PING)
-    c.partition_halves(mode="reject")
+    c.faults.partition_halves(mode="reject")
     open("pids-fail.txt", "w").write(" ".join(str(c.node(n).pid) for n in c.names))
     assert reachable(c, "n1") == {{"n2"}}, "n1 should still see n2"
 

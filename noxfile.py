@@ -9,7 +9,6 @@ Extra pytest arguments go after ``--``: ``nox -s unit -- -k auction``.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import nox
@@ -23,14 +22,14 @@ nox.options.sessions = ["unit", "service", "multinode"]
 nox.options.error_on_missing_interpreters = True
 
 
-def _install(session: nox.Session) -> None:
+def _install(session: nox.Session, extra: str = "test") -> None:
     """Install the project into the session venv, once per pyproject.toml version."""
     stamp = Path(session.virtualenv.location) / ".pipeline-installed"
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text() == digest:
         session.log("project already installed (pyproject.toml unchanged)")
         return
-    session.install("-e", ".[test]")
+    session.install("-e", f".[{extra}]")
     stamp.write_text(digest)
 
 
@@ -48,6 +47,15 @@ def _pytest(session: nox.Session, stage: str, *paths: str) -> None:
         *session.posargs,
         env={"PIPELINE_STAGE": stage, "PIPELINE_REPORTS": str(REPORTS)},
     )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint), ruff format --check and mypy over pipeline/ and mabeam/ (settings in pyproject.toml)."""
+    _install(session, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
 
 
 @nox.session

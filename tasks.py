@@ -10,9 +10,9 @@ import sys
 
 from invoke import Exit, task
 
+from pipeline.report.gate import EXIT_CONFIG
 from pipeline.run import runner
 from pipeline.run.config import ConfigError
-from pipeline.report.gate import EXIT_CONFIG
 from pipeline.run.matrix import matrix as matrix_entries
 from pipeline.run.matrix import matrix_json
 

@@ -60,8 +60,8 @@ def leader(c: Any, names: list[str]) -> str:
         seen = {n: health(c, n) for n in names}
         leaders = {h["leader"] for h in seen.values()}
         if len(leaders) == 1 and None not in leaders and all(h["mode"] == "normal" for h in seen.values()):
-            (l,) = leaders
-            return l if l in seen else None
+            (link,) = leaders
+            return link if link in seen else None
         return None
 
     return wait(agreed)

@@ -79,9 +79,16 @@ def test_plan_job_emits_the_matrix(workflow):
     assert re.search(r"pip install .*nox.*invoke", runs(plan))
 
 
+def test_lint_job_runs_the_lint_session(workflow):
+    lint = workflow["jobs"]["lint"]
+    assert "needs" not in lint
+    assert uses(lint, "actions/setup-python")[0]["with"]["python-version"] == "3.11"
+    assert "nox -s lint" in runs(lint)
+
+
 def test_one_job_per_stage_with_optional_ones_allowed_to_fail(workflow):
     stage = workflow["jobs"]["stage"]
-    assert stage["needs"] == "plan"
+    assert set(stage["needs"]) == {"lint", "plan"}  # lint is early: no stage runs on a tree that fails it
     assert stage["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
     assert stage["strategy"]["fail-fast"] is False
     assert stage["continue-on-error"] == "${{ !matrix.required }}"

@@ -30,7 +30,7 @@ def verify(history: History, *checks: str, max_steps: int = 2_000_000) -> CheckR
     inconclusive search fails too: nothing was proved)."""
     unknown = set(checks) - set(CHECKERS)
     assert not unknown, f"unknown checkers {sorted(unknown)}; choose from {CHECKERS}"
-    path = Path(getattr(history, "path"))
+    path = Path(history.path)
     history.save(path)
     history.saved = True  # type: ignore[attr-defined]
     report = check_all(history, only=checks, max_steps=max_steps)

@@ -13,7 +13,8 @@ a loaded 2-core CI machine gets the whole deadline, a fast one returns at once.
 from __future__ import annotations
 
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import requests
 

@@ -87,7 +87,7 @@ def mabeam(cluster, seed: int, rng: random.Random):
         override = os.environ.get("MABEAM_CLUSTER_CMD")
         command = shlex.split(override) if override else node_command(tick_ms=tick_ms,
                                                                         member_grace_s=member_grace_s)
-        secret = "%032x" % rng.getrandbits(128)
+        secret = f"{rng.getrandbits(128):032x}"
         handle = cluster(node_count=node_count, topology=topology, command=command, cwd=str(ROOT),
                          env={"MABEAM_CLUSTER_SECRET": secret}, ready_timeout=ready_timeout,
                          stop_timeout=5.0, seed=seed)

@@ -25,8 +25,9 @@ not thread-safe); it holds one session per node so keep-alive works.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import requests
 from urllib3.exceptions import NewConnectionError

@@ -24,8 +24,8 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import requests
 
@@ -60,7 +60,7 @@ class Registry:
     weights: tuple[int, int, int] = (45, 35, 20)  # register, lookup, unregister
 
     @classmethod
-    def setup(cls, client: RecordingClient, nodes: Sequence[str], *, keys: int = 3, agents: int = 4) -> "Registry":
+    def setup(cls, client: RecordingClient, nodes: Sequence[str], *, keys: int = 3, agents: int = 4) -> Registry:
         tag = uid("reg")
         return cls([f"{tag}-k{i + 1}" for i in range(keys)], start_agents(client, nodes, agents, tag))
 
@@ -101,7 +101,7 @@ class Money:
 
     @classmethod
     def setup(cls, client: RecordingClient, nodes: Sequence[str], *, count: int = 4,
-              opening: int = 100, names: Sequence[str] | None = None) -> "Money":
+              opening: int = 100, names: Sequence[str] | None = None) -> Money:
         tag = uid("acct")
         names = list(names) if names is not None else [f"{tag}-{i + 1}" for i in range(count)]
         accounts = []
@@ -169,7 +169,7 @@ class Subscriber:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"subscriber-{name}", daemon=True)
 
-    def start(self) -> "Subscriber":
+    def start(self) -> Subscriber:
         """Record the subscription (it covers every event: the cursor starts at 0), then poll."""
         self.history.record(self.name, "subscribe", self.pattern, node=self.node)
         self._thread.start()

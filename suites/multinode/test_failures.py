@@ -55,7 +55,7 @@ def test_progressive_failures_shrink_membership_and_keep_serving(mabeam, history
             workers.aim([n for n in names if n not in down])
             survivors = [n for n in names if n not in down]
 
-            def dropped() -> list[str]:
+            def dropped(survivors: list[str] = survivors) -> list[str]:
                 leader = cluster.leader(survivors, timeout=2.0)
                 members = cluster.members(leader)
                 assert members is not None, f"GET /cluster/members on {leader} did not answer"
@@ -66,7 +66,7 @@ def test_progressive_failures_shrink_membership_and_keep_serving(mabeam, history
             assert sorted(members) == sorted(survivors), f"members {members}, expected {survivors}"
 
         for node in alive:
-            eventually(lambda: write_ok(admin, node, registry.agents[0], written), timeout=10,
+            eventually(lambda node=node: write_ok(admin, node, registry.agents[0], written), timeout=10,
                        description=f"survivor {node} serves writes")
         for node in alive:
             health = cluster.health(node)

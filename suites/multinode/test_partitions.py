@@ -55,7 +55,7 @@ def test_majority_serves_minority_refuses_then_heals(mabeam, history, seed):
         assert len(majority) == 3 and len(minority) == 2, fault.params
         cluster.wait_modes(minority, "partition_detected", timeout=REFUSE_WITHIN_S)
         for node in minority:
-            eventually(lambda: refuses(admin, node, registry.agents[0], refused),
+            eventually(lambda node=node: refuses(admin, node, registry.agents[0], refused),
                        timeout=REFUSE_WITHIN_S, description=f"{node} refuses writes with no_quorum")
             read, answer = admin.lookup(node, registry.keys[0])
             assert read.failed and answer.status == 503 and answer.code == "no_quorum", (
@@ -67,7 +67,7 @@ def test_majority_serves_minority_refuses_then_heals(mabeam, history, seed):
         name = uid("majority")
         ref = registry.agents[1]
         for node in majority:
-            eventually(lambda: admin.register(node, f"{name}-{node}", ref)[0].ok, timeout=15,
+            eventually(lambda node=node: admin.register(node, f"{name}-{node}", ref)[0].ok, timeout=15,
                        description=f"the majority registers through {node}")
         assert cluster.leader(majority) in majority
         cluster.wait_modes(majority, "normal", timeout=10)
@@ -100,7 +100,7 @@ def test_even_split_puts_every_node_in_safe_mode(mabeam, history, seed):
         cluster.handle.faults.partition_halves(mode="drop")
         cluster.wait_modes(names, "safe_mode", timeout=REFUSE_WITHIN_S)
         for node in names:
-            eventually(lambda: refuses(admin, node, registry.agents[0], refused),
+            eventually(lambda node=node: refuses(admin, node, registry.agents[0], refused),
                        timeout=REFUSE_WITHIN_S, description=f"{node} refuses writes in safe mode")
         cluster.handle.faults.heal()
 

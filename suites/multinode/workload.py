@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from pipeline.checker.history import History
 from suites.multinode.recording import RecordingClient
@@ -57,7 +57,7 @@ class Workers:
         """From the next operation on, clients pick among ``nodes`` only."""
         self.targets = list(nodes)
 
-    def start(self) -> "Workers":
+    def start(self) -> Workers:
         for i in range(self.threads):
             name = f"{self.prefix}{i + 1}"
             rng = random.Random(f"{self.seed}:{name}")
@@ -97,7 +97,7 @@ class Workers:
         if self._errors:
             raise self._errors[0]
 
-    def run(self) -> "Workers":
+    def run(self) -> Workers:
         """Start, and wait until every client spent its budget."""
         self.start()
         self.wait()
@@ -112,7 +112,7 @@ class Workers:
     def total(self) -> int:
         return sum(self.done_ops.values())
 
-    def __enter__(self) -> "Workers":
+    def __enter__(self) -> Workers:
         return self.start()
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -21,8 +21,9 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 import requests
 
@@ -236,7 +237,7 @@ class SseStream:
         self.status = self.response.status_code
         self.content_type = self.response.headers.get("Content-Type", "")
         self.comments: list[str] = []
-        self._queue: "queue.Queue[SseEvent | BaseException | None]" = queue.Queue()
+        self._queue: queue.Queue[SseEvent | BaseException | None] = queue.Queue()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._pump, name="sse-reader", daemon=True)
         if self.status == 200:
@@ -330,7 +331,7 @@ class SseStream:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "SseStream":
+    def __enter__(self) -> SseStream:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

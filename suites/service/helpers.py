@@ -7,7 +7,8 @@ the step that broke it, with the request and the answer in the message.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pipeline.testing.eventually import eventually
 from suites.service.client import Api, uid

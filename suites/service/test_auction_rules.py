@@ -10,8 +10,7 @@ import pytest
 
 from pipeline.testing.eventually import eventually
 from suites.service.client import uid
-from suites.service.helpers import (accepted_bid, amount_of, auction, bid_now, create_account,
-                                    create_auction)
+from suites.service.helpers import accepted_bid, amount_of, auction, bid_now, create_account, create_auction
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -141,7 +140,7 @@ def test_sealed_bid_hides_amounts_until_close_and_earliest_wins_ties(node):
 def test_vickrey_winner_pays_the_second_price(node, amounts, price):
     aid = create_auction(node, "vickrey", reserve_price=5, duration_s=600)["id"]
     names = bidders(len(amounts))
-    for name, amount in zip(names, amounts):
+    for name, amount in zip(names, amounts, strict=True):
         accepted_bid(node, aid, name, amount)
     result = close(node, aid)
     winner = names[amounts.index(max(amounts))]  # earliest of the highest

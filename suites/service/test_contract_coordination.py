@@ -175,8 +175,8 @@ def allocate(node, strategy, capacity, demands, priorities=None):
     pool = node.post("/pools", {"id": uid("pool"), "resources": {"cpu": capacity}}).expect(201)
     assert pool["resources"] == {"cpu": capacity}
     agents = start_agents(node, len(demands))
-    entries = [{"id": agent, "demand": {"cpu": demand}} for agent, demand in zip(agents, demands)]
-    for entry, priority in zip(entries, priorities or []):
+    entries = [{"id": agent, "demand": {"cpu": demand}} for agent, demand in zip(agents, demands, strict=True)]
+    for entry, priority in zip(entries, priorities or [], strict=False):
         entry["priority"] = priority
     body = node.post("/allocations", {"pool_id": pool["id"], "strategy": strategy,
                                       "agents": entries}).expect(201)
@@ -197,7 +197,7 @@ def allocate(node, strategy, capacity, demands, priorities=None):
 def test_strategy_numbers(node, strategy, capacity, demands, priorities, expected):
     pool_id, body, agents, got = allocate(node, strategy, capacity, demands, priorities)
     assert got == pytest.approx(expected)
-    for agent, amount in zip(agents, expected):
+    for agent, amount in zip(agents, expected, strict=True):
         resources = node.get(f"/agents/{agent}/resources").expect(200)
         assert resources["agent_id"] == agent
         assert resources["allocated_resources"].get("cpu", 0) == pytest.approx(amount)

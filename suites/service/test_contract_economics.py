@@ -10,8 +10,16 @@ import pytest
 
 from pipeline.testing.eventually import eventually
 from suites.service.client import uid
-from suites.service.helpers import (accepted_bid, amount_of, auction, balance, bid_now, create_account,
-                                    create_auction, settled)
+from suites.service.helpers import (
+    accepted_bid,
+    amount_of,
+    auction,
+    balance,
+    bid_now,
+    create_account,
+    create_auction,
+    settled,
+)
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -19,9 +19,20 @@ import pytest
 
 from pipeline.testing.eventually import eventually
 from suites.service.client import uid
-from suites.service.helpers import (accepted_bid, auction, balance, coordination, counters,
-                                    create_account, create_auction, ops_touched, settled,
-                                    start_agent, start_agents, wait_coordination)
+from suites.service.helpers import (
+    accepted_bid,
+    auction,
+    balance,
+    coordination,
+    counters,
+    create_account,
+    create_auction,
+    ops_touched,
+    settled,
+    start_agent,
+    start_agents,
+    wait_coordination,
+)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -42,7 +53,7 @@ def test_auction_creation_through_settlement(node, events):
         create_account(node, 100, account_id=agent)
     # Bidders announce themselves in the registry, as a market service would find them.
     names = [uid("bidder-svc") for _ in bidders]
-    for name, agent in zip(names, bidders):
+    for name, agent in zip(names, bidders, strict=True):
         node.post("/registry", {"name": name, "ref": agent, "meta": {"role": "bidder"}}).expect(201)
 
     # Step 1: create auction (a vickrey auction: every sealed bid is accepted in any order).
@@ -57,7 +68,7 @@ def test_auction_creation_through_settlement(node, events):
     assert eventually(in_market, timeout=5)["type"] == "vickrey"
 
     # Step 3: coordinate the bidding agents.
-    amounts = dict(zip(bidders, [12, 40, 25]))
+    amounts = dict(zip(bidders, [12, 40, 25], strict=True))
     started = node.post("/coordinations", {"agents": bidders, "task": {
         "type": "bid", "auction_id": auction_id, "amounts": amounts}}).expect(201)
     cid = started["id"]

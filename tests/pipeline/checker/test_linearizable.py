@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.checker.history import FAIL, OK, UNKNOWN, History, Op
 from pipeline.checker.linearizable import RegisterModel, check_key, check_linearizable
 from pipeline.checker.simulate import plant_stale_read, simulate_register
-from pipeline.checker.history import FAIL, OK, UNKNOWN, History, Op
 
 MS = 1_000_000
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.checker.lost_writes import check_no_lost_writes
 from pipeline.checker.history import FAIL, OK, UNKNOWN, History
+from pipeline.checker.lost_writes import check_no_lost_writes
 
 MS = 1_000_000
 

@@ -7,8 +7,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.checker.money import MoneyModel, check_money
 from pipeline.checker.history import FAIL, OK, UNKNOWN, History
+from pipeline.checker.money import MoneyModel, check_money
 
 MS = 1_000_000
 

@@ -11,8 +11,8 @@ import pytest
 
 from pipeline.checker import CheckResult, assert_valid, check_all, format_report
 from pipeline.checker.__main__ import main
-from pipeline.checker.report import history_path
 from pipeline.checker.history import OK, History
+from pipeline.checker.report import history_path
 
 MS = 1_000_000
 REPO = Path(__file__).resolve().parents[3]

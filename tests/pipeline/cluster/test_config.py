@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.cluster.config import (ClusterConfig, ConfigError, cluster_config, latency_range, node_spec,
-                                     resources)
+from pipeline.cluster.config import ClusterConfig, ConfigError, cluster_config, latency_range, node_spec, resources
 from pipeline.cluster.provider import Address, NodeLaunch
 from pipeline.cluster.topology import Link, parse_link, topology_links
 

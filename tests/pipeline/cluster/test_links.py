@@ -10,12 +10,12 @@ import threading
 
 import pytest
 
+from pipeline.cluster.links import LinkTable, probe_link, proxy_name
 from pipeline.cluster.provider import Address
 from pipeline.cluster.topology import Link
-from pipeline.cluster.links import LinkTable, probe_link, proxy_name
 from pipeline.testing.pingnode import parse_peers
-from pipeline.toxiproxy.embedded import EmbeddedToxiproxy
 from pipeline.toxiproxy import ToxiproxyClient
+from pipeline.toxiproxy.embedded import EmbeddedToxiproxy
 
 
 @pytest.fixture(scope="module")

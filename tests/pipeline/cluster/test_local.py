@@ -111,7 +111,7 @@ def test_memory_limit_really_stops_a_greedy_node(manager):
 
 def test_cpus_not_available_are_refused_naming_the_key(manager):
     bad = max(os.sched_getaffinity(0)) + 64
-    with pytest.raises(ProviderError, match=r"resources.cpus \[%d\]" % bad):
+    with pytest.raises(ProviderError, match=rf"resources.cpus \[{bad}\]"):
         manager.start(cluster_config(1, "mesh", command=PING, resources=resources(cpus=[bad])))
 
 
@@ -148,7 +148,7 @@ def test_node_that_lost_its_port_race_is_moved_to_a_fresh_port(tmp_path):
         with manager.start(cluster_config(3, "mesh", command=PING)) as c:
             moved = c.provider.address("n2")
             assert moved.port != taken
-            assert c.links.proxy(next(l for l in c.links.links if str(l) == "n1->n2")).upstream == moved
+            assert c.links.proxy(next(link for link in c.links.links if str(link) == "n1->n2")).upstream == moved
             assert "Address already in use" in c.node("n2").log_tail()
             c.faults.heal()  # verifies every link flows, including the re-pointed ones
     finally:
@@ -160,7 +160,7 @@ def test_teardown_with_paused_and_crashed_nodes_leaves_nothing(tmp_path, manager
     pids = [c.node(n).pid for n in c.names]
     c.faults.pause("n1")
     c.faults.crash("n2")
-    proxies = [c.links.proxy(l).name for l in c.links.links]
+    proxies = [c.links.proxy(link).name for link in c.links.links]
     c.close()
     assert not any(process_alive(p) for p in pids)
     assert not set(proxies) & set(c.toxiproxy.client().proxies())

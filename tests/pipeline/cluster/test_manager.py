@@ -10,8 +10,8 @@ import pytest
 from pipeline.cluster.config import cluster_config
 from pipeline.cluster.fake import FakeProvider, FakeToxiproxy
 from pipeline.cluster.handle import NodeStartError
-from pipeline.cluster.manager import ClusterManager, resolve_seed
 from pipeline.cluster.links import proxy_name
+from pipeline.cluster.manager import ClusterManager, resolve_seed
 
 CMD = ["node", "--name", "{name}", "--port", "{port}", "--peers", "{peers}"]
 
@@ -35,8 +35,8 @@ def test_proxies_exist_before_nodes_start_and_peers_are_outgoing_proxies(fakes):
         assert proxies_at_start == [6, 6, 6]  # every proxy existed before the first node started
         for name in c.names:
             launch = provider.nodes[name].launch
-            outgoing = {l.dst: tp.proxies[proxy_name(c.run_id, name, l.dst)].port
-                        for l in c.config.links if l.src == name}
+            outgoing = {link.dst: tp.proxies[proxy_name(c.run_id, name, link.dst)].port
+                        for link in c.config.links if link.src == name}
             assert {peer: addr.port for peer, addr in launch.peers.items()} == outgoing
             assert launch.environment()["CLUSTER_PEERS"] == launch.peers_text
             # each proxy points at the node it is named after

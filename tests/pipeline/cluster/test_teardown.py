@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cluster.clean import clean, main as clean_main
+from pipeline.cluster.clean import clean
+from pipeline.cluster.clean import main as clean_main
 from pipeline.cluster.runstate import RunState, process_alive, same_process, start_ticks
 from pipeline.testing.eventually import eventually
 from pipeline.toxiproxy import ToxiproxyClient

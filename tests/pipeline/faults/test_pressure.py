@@ -10,9 +10,9 @@ import pytest
 
 from pipeline.cluster.config import cluster_config
 from pipeline.cluster.manager import ClusterManager
-from pipeline.testing.eventually import eventually
 from pipeline.faults import FaultError
 from pipeline.faults.pressure import PressureError, cpu_pressure, memory_pressure
+from pipeline.testing.eventually import eventually
 
 
 def test_cpu_pressure_burns_cpu_until_stopped():

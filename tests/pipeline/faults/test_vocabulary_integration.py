@@ -16,9 +16,9 @@ import urllib.request
 import pytest
 
 from pipeline.cluster.config import cluster_config
+from pipeline.cluster.links import probe_link
 from pipeline.cluster.manager import ClusterManager
 from pipeline.testing.eventually import eventually
-from pipeline.cluster.links import probe_link
 
 NAMES = ["n1", "n2", "n3", "n4", "n5"]
 PING = [sys.executable, "-m", "pipeline.testing.pingnode", "--name", "{name}", "--port", "{port}",
@@ -79,7 +79,7 @@ def test_majority_minority_partition_and_heal(mesh, mode):
 
 
 def test_drop_hangs_and_reject_refuses_at_the_socket(mesh):
-    link = mesh.links.proxy(next(l for l in mesh.links.links if str(l) == "n1->n2"))
+    link = mesh.links.proxy(next(link for link in mesh.links.links if str(link) == "n1->n2"))
     with mesh.faults.cut("n1", "n2", mode="drop"):
         assert probe_link(link.listen, "/health", timeout=0.3).outcome == "timeout"
     with mesh.faults.cut("n1", "n2", mode="reject"):

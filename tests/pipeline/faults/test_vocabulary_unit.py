@@ -8,10 +8,10 @@ import pytest
 
 from pipeline.cluster.config import cluster_config
 from pipeline.cluster.fake import FakeProvider, FakeToxiproxy
+from pipeline.cluster.links import proxy_name
 from pipeline.cluster.manager import ClusterManager
 from pipeline.cluster.topology import Link
 from pipeline.faults import FaultError, FaultNotEffective
-from pipeline.cluster.links import proxy_name
 
 CMD = ["node", "--port", "{port}", "--peers", "{peers}"]
 
@@ -62,10 +62,10 @@ def cut_links(tp, c) -> set[str]:
 def test_drop_partition_blackholes_both_streams_of_exactly_the_cross_links(fake_cluster):
     c, provider, tp = fake_cluster()
     record = c.faults.partition([["n1", "n2", "n3"], ["n4", "n5"]], mode="drop")
-    assert cut_links(tp, c) == {str(l) for l in between(["n1", "n2", "n3"], ["n4", "n5"])}
+    assert cut_links(tp, c) == {str(link) for link in between(["n1", "n2", "n3"], ["n4", "n5"])}
     assert {(t.type, t.stream, t.attributes["timeout"]) for t in toxics(tp, c, "n1->n4")} == {
         ("timeout", "upstream", 0), ("timeout", "downstream", 0)}
-    assert all(enabled(tp, c, str(l)) for l in c.links.links)
+    assert all(enabled(tp, c, str(link)) for link in c.links.links)
     assert record.verification.startswith("exchange failed on 12/12 links")
     c.faults.heal()
     assert cut_links(tp, c) == set()
@@ -74,9 +74,9 @@ def test_drop_partition_blackholes_both_streams_of_exactly_the_cross_links(fake_
 def test_reject_partition_disables_proxies(fake_cluster):
     c, provider, tp = fake_cluster()
     c.faults.partition_majority_minority(mode="reject")
-    disabled = {str(l) for l in c.links.links if not enabled(tp, c, str(l))}
-    assert disabled == {str(l) for l in between(["n1", "n2", "n3"], ["n4", "n5"])}
-    assert all(toxics(tp, c, str(l)) == [] for l in c.links.links)
+    disabled = {str(link) for link in c.links.links if not enabled(tp, c, str(link))}
+    assert disabled == {str(link) for link in between(["n1", "n2", "n3"], ["n4", "n5"])}
+    assert all(toxics(tp, c, str(link)) == [] for link in c.links.links)
 
 
 def test_partition_on_a_ring_only_touches_existing_links(fake_cluster):
@@ -262,8 +262,8 @@ def test_a_probe_timeout_alone_does_not_verify_a_cut(fake_cluster, monkeypatch):
 
     c, provider, tp = fake_cluster(n=2)
     monkeypatch.setattr(c.links, "disable", lambda link, tag: None)  # the cut never happens...
-    monkeypatch.setattr(c.faults, "_probe", lambda links: {l: SimpleNamespace(flows=False, outcome="timeout")
-                                                    for l in links})  # ...but probes time out
+    monkeypatch.setattr(c.faults, "_probe", lambda links: {link: SimpleNamespace(flows=False, outcome="timeout")
+                                                    for link in links})  # ...but probes time out
     with pytest.raises(FaultNotEffective, match="does not show"):
         c.faults.partition_halves(mode="reject")
 

@@ -2,12 +2,23 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.run.config import Policy, Stage
-from pipeline.report.gate import (EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_UNKNOWN, FAIL, PASS, UNKNOWN, WARN, assess,
-                           judge, junit_cases)
+from pipeline.report.gate import (
+    EXIT_FAIL,
+    EXIT_INTERRUPTED,
+    EXIT_PASS,
+    EXIT_UNKNOWN,
+    FAIL,
+    PASS,
+    UNKNOWN,
+    WARN,
+    assess,
+    judge,
+    junit_cases,
+)
 from pipeline.report.junit import Counts, StageReport, read_report
-from pipeline.run.stage import (COMPLETED, INTERRUPTED, MISSING, NOT_RUN, SKIPPED, TIMED_OUT, UNRECORDED, StageRun)
 from pipeline.report.threshold import parse_threshold
+from pipeline.run.config import Policy, Stage
+from pipeline.run.stage import COMPLETED, INTERRUPTED, MISSING, NOT_RUN, SKIPPED, TIMED_OUT, UNRECORDED, StageRun
 
 DATA = Path(__file__).parents[1] / "data"
 FEATURE = Policy("feature", (("s", "required"),), flaky="warn", missing="warn")

@@ -1,8 +1,7 @@
 from pathlib import Path
 
 import pytest
-from junitparser import JUnitXml
-from junitparser import xunit2
+from junitparser import JUnitXml, xunit2
 
 from pipeline.report.junit import Case, Counts, merged, read_report, write
 

@@ -4,11 +4,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.report import summary
-from pipeline.run.config import Policy, Stage
 from pipeline.report.gate import assess, judge
 from pipeline.report.junit import read_report
-from pipeline.run.stage import COMPLETED, MISSING, NOT_RUN, SKIPPED, StageRun
 from pipeline.report.threshold import parse_threshold
+from pipeline.run.config import Policy, Stage
+from pipeline.run.stage import COMPLETED, MISSING, NOT_RUN, SKIPPED, StageRun
 
 DATA = Path(__file__).parents[1] / "data"
 POLICY = Policy("feature", (), flaky="warn", missing="warn")

@@ -4,8 +4,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.report.threshold import (OPERATORS, PERFORMANCE_DEFAULTS, Check, Threshold, ThresholdError, above, at_least,
-                                at_most, below, check_all, make, parse_threshold)
+from pipeline.report.threshold import (
+    OPERATORS,
+    PERFORMANCE_DEFAULTS,
+    Check,
+    Threshold,
+    ThresholdError,
+    above,
+    at_least,
+    at_most,
+    below,
+    check_all,
+    make,
+    parse_threshold,
+)
 
 
 @pytest.mark.parametrize(

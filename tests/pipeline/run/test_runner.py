@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml
 
-from pipeline.run import runner
 from pipeline.report.gate import EXIT_CONFIG, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS, EXIT_UNKNOWN
+from pipeline.run import runner
 from tests.pipeline.data import make_project
 from tests.pipeline.run.test_stage import running_with
 

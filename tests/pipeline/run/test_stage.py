@@ -9,8 +9,18 @@ from pathlib import Path
 import pytest
 
 from pipeline.run.config import load_config
-from pipeline.run.stage import (COMPLETED, TIMED_OUT, StageRun, clear_outputs, nox_command, posargs, read_record,
-                            record_path, run_stage, write_record)
+from pipeline.run.stage import (
+    COMPLETED,
+    TIMED_OUT,
+    StageRun,
+    clear_outputs,
+    nox_command,
+    posargs,
+    read_record,
+    record_path,
+    run_stage,
+    write_record,
+)
 from tests.pipeline.data import make_project
 
 CONFIG = """

@@ -8,7 +8,8 @@ the machine's speed.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.testing.eventually import EventuallyTimeout, eventually
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 from .errors import DomainError
 
 if TYPE_CHECKING:
-    from .node import Node
+    from .log import Log
+    from .machine import State
 
 log = logging.getLogger("mabeam.runtime")
 
@@ -55,8 +56,24 @@ class Deadlines:
         return due
 
 
+class Driven(Protocol):
+    """What the drivers use of their node; ``node.Node`` is the one that runs them.
+
+    Declared here rather than importing ``Node``: the node builds its runtime,
+    so an import back would put the two modules in a circle.
+    """
+
+    log: Log
+    clock: Callable[[], float]
+
+    @property
+    def state(self) -> State: ...
+
+    async def submit(self, op: str, **fields: Any) -> Any: ...
+
+
 class Runtime:
-    def __init__(self, node: "Node") -> None:
+    def __init__(self, node: Driven) -> None:
         self.node = node
         self.auction_deadlines = Deadlines()
         self.ballot_deadlines = Deadlines()

@@ -28,7 +28,7 @@ from typing import Any
 from .election import Elections
 from .entries import COMMAND, CONFIG, HardState, Snapshot
 from .follower import Following
-from .leader import Leadership, PendingRead, Progress
+from .leader import Leadership
 from .log import RaftLog
 from .messages import (
     AppendEntries,
@@ -48,6 +48,7 @@ from .output import (
     ReadReady,
     SnapshotOp,
 )
+from .progress import PendingRead, Progress
 from .state import PLANTED_BUGS, Role
 from .storage import PersistentState
 

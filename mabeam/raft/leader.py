@@ -3,7 +3,8 @@
 Replication tracks each follower in one of three modes: PROBE (one append at a
 time until the logs are known to match, backing off with the follower's hint a
 whole term at a time), REPLICATE (stream up to ``max_inflight`` batches ahead of
-the acknowledged match), SNAPSHOT (the follower needs entries we compacted).
+the acknowledged match), SNAPSHOT (the follower needs entries we compacted);
+the modes and the ``Progress``/``PendingRead`` records are in progress.py.
 A lost batch is noticed when a heartbeat answer shows the follower behind: an
 append is re-sent from ``next`` and a follower lacking ``prev`` rejects it.
 
@@ -15,7 +16,6 @@ when a majority answered a heartbeat round started after the read was asked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from .entries import CONFIG, NOOP, LogEntry
@@ -28,32 +28,8 @@ from .messages import (
     SnapshotResponse,
 )
 from .output import BecameLeader, Proposal, ReadReady
+from .progress import PROBE, REPLICATE, SNAPSHOT, Progress
 from .state import NodeState, Role
-
-PROBE = "probe"  # one append at a time until we find where the logs match
-REPLICATE = "replicate"  # logs match: stream entries, advancing next optimistically
-SNAPSHOT = "snapshot"  # needs entries we compacted: a snapshot is on its way
-
-
-@dataclass(slots=True)
-class Progress:
-    """The leader's view of one follower."""
-
-    match: int = 0
-    next: int = 1
-    mode: str = PROBE
-    paused: bool = False  # PROBE: an append is out, wait for an answer
-    snapshot_index: int = 0
-    snapshot_sent_at: int = 0
-    last_heard: int = 0  # tick of the last answer in this term (CheckQuorum)
-
-
-@dataclass(slots=True)
-class PendingRead:
-    read_id: Any
-    index: int | None  # None until the leader has committed in its own term
-    seq: int = 0
-    acks: set[str] = field(default_factory=set)
 
 
 class Leadership(NodeState):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 from enum import Enum
-from typing import TYPE_CHECKING
 
 from .entries import CONFIG, HardState, LogEntry
 from .log import RaftLog
@@ -26,9 +25,7 @@ from .output import (
     RaftInvariantError,
     TruncateOp,
 )
-
-if TYPE_CHECKING:
-    from .leader import PendingRead, Progress
+from .progress import PendingRead, Progress
 
 #: Deliberate bugs the simulator must catch (see tests/mabeam/test_raft_sim.py).
 #: Selected with ``RaftNode(planted_bug=...)``; never set outside tests.

@@ -2,6 +2,8 @@
 
 ::
 
+    import sys
+
     from pipeline.cluster import ClusterManager, cluster_config
 
     config = cluster_config(5, "mesh", command=[sys.executable, "-m", "pipeline.testing.pingnode",

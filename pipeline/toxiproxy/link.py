@@ -22,13 +22,10 @@ import socket
 import struct
 from dataclasses import dataclass
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .pipe import CLOSE, EOF, Marker, Pipe
 from .toxics import STAGES, Stage, ToxicSpec
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .server import Proxy
 
 log = logging.getLogger("pipeline.toxiproxy")
 
@@ -51,6 +48,29 @@ def tune_socket(transport: asyncio.Transport) -> None:
         except OSError:
             pass
     transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
+
+
+class Owner(Protocol):
+    """What a connection uses of the proxy that accepted it; ``server.Proxy`` is the one.
+
+    Declared here rather than importing ``Proxy``: the server builds
+    connections from this module, so an import back would put the two modules
+    in a circle.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def seed(self) -> int:
+        """The server's seed: each connection's RNGs derive from it."""
+        ...
+
+    @property
+    def toxics(self) -> dict[str, ToxicSpec]: ...
+
+    @property
+    def connections(self) -> set[Connection]: ...
 
 
 class Side(asyncio.Protocol):
@@ -313,6 +333,10 @@ class Link:
         if not self.chain:
             self.writer_pipe.wake()  # let the writer switch back to the fast path
 
+    def abort(self) -> None:
+        """Drop the whole connection (a stage of this link failed)."""
+        self.conn.abort()
+
     def stop(self) -> None:
         """Cancel every task of this link (the connection is going away)."""
         self.finished = True
@@ -329,12 +353,12 @@ class Link:
 class Connection:
     """A client socket, its upstream socket, and the two links between them."""
 
-    def __init__(self, proxy: "Proxy", seq: int, client: Side, upstream: Side) -> None:
+    def __init__(self, proxy: Owner, seq: int, client: Side, upstream: Side) -> None:
         self.proxy = proxy
         self.client = client
         self.upstream = upstream
         self.closed = False
-        seed = proxy.server.seed
+        seed = proxy.seed
         # Per-connection RNGs: a connection's toxicity rolls and jitter depend on
         # the seed and its sequence number, not on what other connections did.
         self.up = Link(self, "upstream", client, upstream, random.Random(f"{seed}:{proxy.name}:{seq}:up"))

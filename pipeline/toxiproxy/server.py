@@ -87,6 +87,11 @@ class Proxy:
         self._pending: set[asyncio.Task] = set()
         self._seq = itertools.count()
 
+    @property
+    def seed(self) -> int:
+        """The server's seed, which each connection's RNGs derive from."""
+        return self.server.seed
+
     def to_json(self) -> dict:
         return {
             "name": self.name,

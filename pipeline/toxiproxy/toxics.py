@@ -19,15 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 from dataclasses import dataclass, field
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .errors import INVALID_STREAM, INVALID_TOXIC_TYPE, ApiError, bad_request
 from .pipe import CLOSE, RESET, Marker, Pipe
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .link import Link
 
 log = logging.getLogger("pipeline.toxiproxy")
 
@@ -125,10 +123,32 @@ def parse_toxic(body) -> ToxicSpec:
 # --------------------------------------------------------------------------- stages
 
 
+class StageLink(Protocol):
+    """What a stage uses of the link it runs on; ``link.Link`` is the one.
+
+    Declared here rather than importing ``Link``: the link builds its chain
+    from this module's stages, so an import back would put the two modules in
+    a circle.
+    """
+
+    @property
+    def rng(self) -> random.Random:
+        """The link's seeded RNG (jitter, slice sizes): replays with the seed."""
+        ...
+
+    def dropped(self, n: int) -> None:
+        """A stage discarded ``n`` bytes instead of passing them on."""
+        ...
+
+    def abort(self) -> None:
+        """Drop the whole connection (a stage failed)."""
+        ...
+
+
 class Stage:
     """One toxic on one link direction: reads ``inq``, writes ``out``."""
 
-    def __init__(self, link: "Link", spec: ToxicSpec) -> None:
+    def __init__(self, link: StageLink, spec: ToxicSpec) -> None:
         self.link = link
         self.name = spec.name
         self.attrs = dict(spec.attributes)
@@ -149,7 +169,7 @@ class Stage:
             pass
         except Exception:  # a bug here must not leave a connection hanging silently
             log.exception("toxic %s failed; dropping its connection", self.name)
-            self.link.conn.abort()
+            self.link.abort()
 
     async def body(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -355,7 +375,7 @@ class LimitDataStage(Stage):
     The count survives updates (Toxiproxy keeps it as per-link toxic state).
     """
 
-    def __init__(self, link: "Link", spec: ToxicSpec) -> None:
+    def __init__(self, link: StageLink, spec: ToxicSpec) -> None:
         super().__init__(link, spec)
         self.transmitted = 0
 

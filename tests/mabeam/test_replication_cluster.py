@@ -114,7 +114,7 @@ def test_three_nodes_replicate_forward_and_survive_a_partition(cluster: Any) -> 
     assert forged.status_code == 401 and forged.json()["error"] == "unauthorized"
 
     # Isolate the leader: it refuses writes quickly; the others elect and go on.
-    c.isolate(leader)
+    c.faults.isolate(leader)
     majority = [n for n in names if n != leader]
 
     def old_leader_refuses() -> bool:
@@ -130,7 +130,7 @@ def test_three_nodes_replicate_forward_and_survive_a_partition(cluster: Any) -> 
     assert r.status_code == 201, r.text
     assert get(c, leader, "/events?consistent=true").status_code == 503
 
-    c.heal()
+    c.faults.heal()
     digests_equal(c, names)
     leader_of(c, names)
     events = get(c, leader, "/events?pattern=test.**&consistent=true").json()["events"]
@@ -148,14 +148,14 @@ def test_crashed_leader_is_replaced_and_a_restarted_node_catches_up(cluster: Any
     for i in range(12):
         assert publish(c, leader, {"i": i}).status_code == 201
     digests_equal(c, names)
-    c.crash(leader)
+    c.faults.crash(leader)
     rest = [n for n in names if n != leader]
     new_leader = leader_of(c, rest)
     assert new_leader != leader
     for i in range(12, 32):
         r = publish(c, rest[i % 2], {"i": i})
         assert r.status_code == 201, r.text
-    c.restart(leader)  # same data dir: the same member, behind by twenty writes
+    c.faults.restart(leader)  # same data dir: the same member, behind by twenty writes
     digest = digests_equal(c, names)
     assert digest
     events = get(c, leader, "/events?pattern=test.**").json()["events"]
@@ -168,7 +168,7 @@ def test_crashed_leader_is_replaced_and_a_restarted_node_catches_up(cluster: Any
 def test_an_even_split_puts_every_node_in_safe_mode(cluster: Any) -> None:
     c = start(cluster, 4)
     names = list(c.names)
-    c.partition([names[:2], names[2:]])
+    c.faults.partition([names[:2], names[2:]])
 
     def all_safe() -> bool:
         modes = {n: health(c, n)["mode"] for n in names}
@@ -178,7 +178,7 @@ def test_an_even_split_puts_every_node_in_safe_mode(cluster: Any) -> None:
     eventually(all_safe, timeout=8)
     r = publish(c, names[0], {"split": True}, timeout=3)
     assert r.status_code == 503 and r.json()["error"] == "no_quorum"
-    c.heal()
+    c.faults.heal()
     leader_of(c, names)
     assert publish(c, names[3], {"healed": True}).status_code == 201
     digests_equal(c, names)
@@ -189,7 +189,7 @@ def test_a_silent_member_is_removed_and_readmitted_when_it_returns(cluster: Any)
     names = list(c.names)
     leader = leader_of(c, names)
     victim = next(n for n in names if n != leader)
-    c.crash(victim)
+    c.faults.crash(victim)
 
     def removed() -> list[str]:
         members = get(c, leader, "/cluster/members").json()["members"]
@@ -198,7 +198,7 @@ def test_a_silent_member_is_removed_and_readmitted_when_it_returns(cluster: Any)
 
     assert len(eventually(removed, timeout=8)) == 2
     assert publish(c, leader, {"after": "removal"}).status_code == 201
-    c.restart(victim)
+    c.faults.restart(victim)
 
     def readmitted() -> bool:
         members = get(c, leader, "/cluster/members").json()["members"]
@@ -224,11 +224,11 @@ def test_a_node_that_lost_its_disk_rejoins_with_join(cluster: Any) -> None:
     for i in range(3):
         assert publish(c, names[0], {"i": i}).status_code == 201
     digests_equal(c, names)
-    c.crash(joiner)
+    c.faults.crash(joiner)
     shutil.rmtree(c.run_dir / "data" / joiner)
     (c.run_dir / "data" / joiner).mkdir()
     assert publish(c, names[0], {"i": 3}).status_code == 201
-    c.restart(joiner)  # an empty disk: its old vote is gone, so it must come back as a new member
+    c.faults.restart(joiner)  # an empty disk: its old vote is gone, so it must come back as a new member
 
     def caught_up() -> bool:
         h = health(c, joiner)

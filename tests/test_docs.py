@@ -25,11 +25,12 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.pipeline.testing.test_pytest_plugin import plugin_args  # same loading, same reasons
 
 pytest_plugins = ["pytester"]
 
@@ -117,19 +118,6 @@ def python_blocks(doc: Path) -> list[Block]:
 
 
 BLOCKS = [block for doc in DOCS for block in python_blocks(doc)]
-
-
-def plugin_args() -> list[str]:
-    """Load the toolkit's plugin in the inner session the same way whatever is
-    installed: block its pytest11 entry point by name, load the module with
-    ``-p`` (as tests/pipeline/testing/test_pytest_plugin.py does, and why)."""
-    with open(ROOT / "pyproject.toml", "rb") as fh:
-        declared = tomllib.load(fh).get("project", {}).get("entry-points", {}).get("pytest11", {})
-    args = []
-    for name, value in sorted(declared.items()):
-        if value.split(":")[0] == "pipeline.testing.pytest_plugin":
-            args += ["-p", f"no:{name}"]
-    return args + ["-p", "pipeline.testing.pytest_plugin"]
 
 
 def _slug(block: Block) -> str:

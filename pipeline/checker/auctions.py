@@ -225,7 +225,7 @@ def check_auctions(history: Iterable[Op], model: AuctionModel | None = None) -> 
                              + "); an auction must be settled at most once.", tuple(with_winner)))
             continue
         observed: list[tuple[Outcome, Op]] = [(_outcome_of(c.result, c), c) for c in acked_closes]
-        seen = {}
+        seen: dict[Outcome, Op] = {}
         for read, outcome in settled.get(auction, []):
             seen.setdefault(outcome, read)
         if len(seen) > 1:
@@ -249,7 +249,7 @@ def check_auctions(history: Iterable[Op], model: AuctionModel | None = None) -> 
             notes.append(f"auction {auction!r}: no open op with its type; winner and price not checked")
             continue
         kind = open_op.value.get("type")
-        rule = model.rules.get(kind)
+        rule = model.rules.get(kind) if isinstance(kind, str) else None  # a list/dict type is no rule's
         if rule is None:
             notes.append(f"auction {auction!r}: no rule for type {kind!r}; winner and price not checked")
             continue

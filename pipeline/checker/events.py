@@ -203,7 +203,8 @@ def check_events(history: Iterable[Op], model: EventModel | None = None) -> Chec
                 inv = _first_inversion(sequences[a], sequences[b])
                 if inv:
                     x, y = inv
-                    excerpt = (received[a][x][0], received[a][y][0], received[b][y][0], received[b][x][0])
+                    excerpt: tuple[Op, ...] = (received[a][x][0], received[a][y][0],
+                                               received[b][y][0], received[b][x][0])
                     problems.append((f"Subscribers {a} and {b} disagree on the order of events: {a} "
                                      f"received {x!r} before {y!r}, {b} received {y!r} before {x!r}.",
                                      excerpt))

@@ -49,7 +49,7 @@ budget; when it runs out, the excerpt is the smallest found so far.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Iterable, Sequence
+from typing import Any, Hashable, Iterable, Sequence, cast
 
 from pipeline.checker.history import Op
 from pipeline.checker.result import CheckResult
@@ -131,6 +131,12 @@ class _KOp:
         return self.definite and (self.kind == READ or (self.kind in (CREATE, CAS) and self.expect is False))
 
 
+def _cas_pair(k: _KOp) -> tuple[Hashable, Hashable]:
+    """``(old, new)`` of a compare-and-set op."""
+    # A CAS op's arg is always this pair: _prepare builds it, _canonical only swaps ``new``.
+    return cast("tuple[Hashable, Hashable]", k.arg)
+
+
 def _prepare(op: Op, kind: str, i: int) -> _KOp:
     arg: Hashable = None
     expect: Any = None
@@ -182,14 +188,14 @@ UNSEEN = _Unseen()
 def _canonical(kops: Sequence[_KOp]) -> list[_KOp]:
     """Replace values nobody compares against by :data:`UNSEEN`."""
     compared = {k.expect for k in kops if k.definite and k.kind == READ}
-    compared |= {k.arg[0] for k in kops if k.kind == CAS}
+    compared |= {_cas_pair(k)[0] for k in kops if k.kind == CAS}
     out = []
     for k in kops:
         arg = k.arg
         if k.kind in (WRITE, CREATE) and arg not in compared:
             arg = UNSEEN
-        elif k.kind == CAS and arg[1] not in compared:
-            arg = (arg[0], UNSEEN)
+        elif k.kind == CAS and _cas_pair(k)[1] not in compared:
+            arg = (_cas_pair(k)[0], UNSEEN)
         out.append(k if arg is k.arg else _KOp(k.id, k.op, k.kind, arg, k.expect, k.definite, k.call, k.ret))
     return out
 
@@ -210,7 +216,7 @@ def _step(state: Any, k: _KOp) -> Any:
             return k.arg if state is None else _IMPOSSIBLE
         return state if state is not None else _IMPOSSIBLE
     # CAS
-    old, new = k.arg
+    old, new = _cas_pair(k)
     if not k.definite:
         return new if state == old else state
     if k.expect:
@@ -223,7 +229,7 @@ def _produces(k: _KOp) -> Any:
     if k.kind in (WRITE, CREATE):
         return k.arg
     if k.kind == CAS:
-        return k.arg[1]
+        return _cas_pair(k)[1]
     if k.kind == DELETE:
         return None
     return _IMPOSSIBLE
@@ -532,7 +538,7 @@ def _blocked_words(k: _KOp, states: Sequence[Any]) -> str:
     if k.kind == CREATE:
         return f"{head}, yet the create succeeded as if it were absent."
     if k.kind == CAS:
-        old, _new = k.arg
+        old, _new = _cas_pair(k)
         verb = "succeeded" if k.expect else "failed"
         return f"{head}, yet the compare-and-set against {show(old)} {verb}."
     return (f"{head}; giving the {_KIND_WORDS[k.kind]} an instant there leads only to dead ends "

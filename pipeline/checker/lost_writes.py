@@ -138,7 +138,7 @@ def check_no_lost_writes(history: Iterable[Op], model: RegisterModel | None = No
             excerpt = (ob.op, *last_acked, *writers[:1])
             problems.append((what + ".", excerpt))
         if require_agreement:
-            values = {}
+            values: dict[Any, _Observation] = {}  # frozen value -> its first observation
             for ob in obs:
                 values.setdefault(ob.value, ob)
             if len(values) > 1:

@@ -153,10 +153,10 @@ def check_money(history: Iterable[Op], model: MoneyModel | None = None) -> Check
             NAME, f"Account {phantom[0]!r} has a final balance but was never opened.", (first_read,))
     lost = sorted(a for a, o in opens.items() if any(x.ok for x in o) and a not in balances)
     if lost:
-        acked = [x for x in opens[lost[0]] if x.ok]
+        acked_opens = [x for x in opens[lost[0]] if x.ok]
         return CheckResult.violation(
             NAME, f"Account {lost[0]!r} was opened (acknowledged) but is missing from the final "
-            f"balances.", (first_read, *acked))
+            f"balances.", (first_read, *acked_opens))
     initial = {a: _initial(opens[a][0]) for a in balances}
     total, expected = sum(balances.values(), Decimal(0)), sum(initial.values(), Decimal(0))
     if total != expected:

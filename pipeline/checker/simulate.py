@@ -14,7 +14,7 @@ Everything is driven by a ``random.Random`` the caller seeds and prints.
 from __future__ import annotations
 
 import random
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from pipeline.checker.history import FAIL, OK, UNKNOWN, History, Op
@@ -22,6 +22,21 @@ from pipeline.checker.history import FAIL, OK, UNKNOWN, History, Op
 __all__ = ["simulate_register", "plant_stale_read"]
 
 _MS = 1_000_000  # simulated time runs in whole milliseconds, printed as such
+
+
+@dataclass
+class _Plan:
+    """One simulated operation, times in ms, before it becomes an :class:`Op`."""
+
+    index: int
+    client: int
+    f: str
+    key: str
+    value: int | None
+    status: str
+    invoke: int
+    complete: int
+    effect: int | None  # when it takes effect on the register; None: never
 
 
 def simulate_register(rng: random.Random, *, ops: int = 200, clients: int = 5,
@@ -35,7 +50,7 @@ def simulate_register(rng: random.Random, *, ops: int = 200, clients: int = 5,
     for the search, since no unknown write can be ruled out as unobserved.
     """
     free = [0] * clients
-    plans = []  # (index, client, f, key, value, status, invoke, complete, effect_time | None)
+    plans: list[_Plan] = []
     for _ in range(ops):
         c = rng.randrange(clients)
         key = rng.choice(list(keys))
@@ -57,29 +72,29 @@ def simulate_register(rng: random.Random, *, ops: int = 200, clients: int = 5,
             status, effect = FAIL, None
         else:
             status, effect = OK, invoke + rng.randint(0, duration)
-        plans.append([0, c, f, key, value, status, invoke, complete, effect])
+        plans.append(_Plan(0, c, f, key, value, status, invoke, complete, effect))
         free[c] = complete
-    plans.sort(key=lambda p: p[6])  # stable: a history's index is its invocation order
+    plans.sort(key=lambda p: p.invoke)  # stable: a history's index is its invocation order
     for index, plan in enumerate(plans):
-        plan[0] = index
-        if plan[2] == "write":
-            plan[4] = index if values is None else rng.randrange(values)
+        plan.index = index
+        if plan.f == "write":
+            plan.value = index if values is None else rng.randrange(values)
     state: dict[str, object] = {}
     results: dict[int, object] = {}
-    for plan in sorted((p for p in plans if p[8] is not None), key=lambda p: (p[8], p[0])):
-        index, _c, f, key, value = plan[:5]
-        if f == "read":
-            results[index] = state.get(key)
-        elif f == "write":
-            state[key] = value
+    for plan in sorted((p for p in plans if p.effect is not None), key=lambda p: (p.effect, p.index)):
+        if plan.f == "read":
+            results[plan.index] = state.get(plan.key)
+        elif plan.f == "write":
+            state[plan.key] = plan.value
         else:
-            state.pop(key, None)
+            state.pop(plan.key, None)
     meta = {"generator": "simulate_register", "time_unit": "ms"}
     out = []
-    for index, c, f, key, value, status, invoke, complete, _effect in plans:
-        result = results.get(index) if status == OK and f == "read" else None
-        error = {FAIL: "no_quorum", UNKNOWN: "timeout"}.get(status)
-        out.append(Op(index, f"c{c}", f, key, value, status, result, invoke * _MS, complete * _MS, error))
+    for p in plans:
+        result = results.get(p.index) if p.status == OK and p.f == "read" else None
+        error = {FAIL: "no_quorum", UNKNOWN: "timeout"}.get(p.status)
+        out.append(Op(p.index, f"c{p.client}", p.f, p.key, p.value, p.status, result, p.invoke * _MS,
+                      p.complete * _MS, error))
     return History.from_ops(out, meta=meta, t0_ns=0)
 
 

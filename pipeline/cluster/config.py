@@ -46,7 +46,7 @@ import re
 import shlex
 import string
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Iterable, Literal, Mapping, Sequence, overload
 
 from pipeline.cluster.topology import TOPOLOGIES, Link, topology_links
 
@@ -75,15 +75,19 @@ class ConfigError(ValueError):
 
 
 class _Spec:
-    """``repr`` that lists only the fields that differ from their default."""
+    """``repr`` that lists only the fields that differ from their default.
+
+    Mixed into dataclasses only; the annotation below says so to the type checker."""
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
     def __repr__(self) -> str:
         parts = []
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.default is not dataclasses.MISSING and value == f.default:
                 continue
-            if f.default_factory is not dataclasses.MISSING and value == f.default_factory():  # type: ignore[misc]
+            if f.default_factory is not dataclasses.MISSING and value == f.default_factory():
                 continue
             parts.append(f"{f.name}={value!r}")
         return f"{type(self).__name__}({', '.join(parts)})"
@@ -134,7 +138,7 @@ class NodeSpec(_Spec):
     def config_dict(self) -> dict[str, Any]:
         return dict(self.config)
 
-    def named(self, name: str) -> "NodeSpec":
+    def named(self, name: str | None) -> "NodeSpec":
         return dataclasses.replace(self, name=name)
 
 
@@ -157,7 +161,11 @@ class ClusterConfig(_Spec):
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(n.name for n in self.nodes)  # type: ignore[misc]
+        """The node names, in order (:func:`cluster_config` names every node)."""
+        names = tuple(n.name for n in self.nodes if n.name is not None)
+        if len(names) != len(self.nodes):
+            raise ConfigError("nodes", "every node of a cluster needs a name")
+        return names
 
     @property
     def links(self) -> tuple[Link, ...]:
@@ -166,8 +174,8 @@ class ClusterConfig(_Spec):
 
     def __repr__(self) -> str:
         text = super().__repr__()
-        template = self.nodes[0].named(None)  # type: ignore[arg-type]
-        if all(n.named(None) == template for n in self.nodes):  # type: ignore[arg-type]
+        template = self.nodes[0].named(None)
+        if all(n.named(None) == template for n in self.nodes):
             names = ", ".join(self.names)
             text = text.replace(f"nodes={self.nodes!r}", f"names=({names}), node={template!r}")
         return text
@@ -193,8 +201,17 @@ class ClusterConfig(_Spec):
 # ---------------------------------------------------------------- validation helpers
 
 
+@overload
+def _int(key: str, value: object, *, minimum: int | None = None, maximum: int | None = None,
+         optional: Literal[False] = False) -> int: ...
+@overload
+def _int(key: str, value: object, *, minimum: int | None = None, maximum: int | None = None,
+         optional: bool = False) -> int | None: ...
+
+
 def _int(key: str, value: object, *, minimum: int | None = None, maximum: int | None = None,
          optional: bool = False) -> int | None:
+    """``value`` checked to be an integer in range; ``None`` passes only when ``optional``."""
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -318,7 +335,7 @@ def latency_range(min_ms: int, max_ms: int | None = None) -> LatencyRange:
 
 def _latency(key: str, value: object) -> LatencyRange | None:
     if value is None or isinstance(value, LatencyRange):
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, Mapping):
         for k in value:
             if k not in ("min_ms", "max_ms", "min", "max"):
@@ -400,6 +417,7 @@ def cluster_config(node_count: int | None = None, topology: str = "mesh", *,
         if count != len(nodes):
             raise ConfigError("node_count", f"is {count} but {len(nodes)} nodes are listed")
         specs: list[NodeSpec] = []
+        names: list[str] = []
         for i, raw in enumerate(nodes, 1):
             if isinstance(raw, Mapping):
                 for k in raw:
@@ -408,7 +426,8 @@ def cluster_config(node_count: int | None = None, topology: str = "mesh", *,
                 raw = node_spec(**dict(raw), key=f"nodes[{i - 1}]")
             elif not isinstance(raw, NodeSpec):
                 raise ConfigError(f"nodes[{i - 1}]", f"must be node_spec(...) or a mapping, got {raw!r}")
-            specs.append(raw if raw.name else raw.named(f"{name_prefix}{i}"))
+            names.append(raw.name or f"{name_prefix}{i}")
+            specs.append(raw if raw.name else raw.named(names[-1]))
     else:
         count = _int("node_count", 3 if node_count is None else node_count, minimum=1, maximum=64)
         template = node_spec(None, command, image=image, env=env, config=config, resources=resources,
@@ -416,14 +435,14 @@ def cluster_config(node_count: int | None = None, topology: str = "mesh", *,
         if not isinstance(name_prefix, str) or not _NAME_RE.match(name_prefix + "1"):
             raise ConfigError("name_prefix", f"{name_prefix!r} must start with a letter and use only "
                               "letters, digits, '_' or '-'")
-        specs = [template.named(f"{name_prefix}{i}") for i in range(1, count + 1)]
-    names = [s.name for s in specs]
-    dupes = sorted({n for n in names if names.count(n) > 1})  # type: ignore[type-var]
+        names = [f"{name_prefix}{i}" for i in range(1, count + 1)]
+        specs = [template.named(name) for name in names]
+    dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ConfigError("nodes", f"duplicate node names: {', '.join(dupes)}")  # type: ignore[arg-type]
+        raise ConfigError("nodes", f"duplicate node names: {', '.join(dupes)}")
     custom = None
     try:
-        resolved = topology_links(topology, names, hub=hub, links=links)  # type: ignore[arg-type]
+        resolved = topology_links(topology, names, hub=hub, links=links)
     except ValueError as exc:
         key = "links" if topology == "custom" or links is not None else ("hub" if hub is not None else "topology")
         message = str(exc)

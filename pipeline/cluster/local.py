@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from pipeline.cluster.config import NodeSpec
 from pipeline.cluster.errors import NodeLaunchError
@@ -51,7 +52,7 @@ class LocalProvider(Provider):
         self._addresses: dict[str, Address] = {}
         self._launches: dict[str, NodeLaunch] = {}
         self._procs: dict[str, subprocess.Popen] = {}
-        self._logs: dict[str, object] = {}
+        self._logs: dict[str, BinaryIO] = {}
         self._run: RunContext | None = None
         self._watchdog: subprocess.Popen | None = None
         self._watchdog_fd: int | None = None
@@ -62,11 +63,11 @@ class LocalProvider(Provider):
     def open(self, run: RunContext) -> None:
         self._run = run
         if self.use_watchdog and run.state is not None and self._watchdog is None:
-            self._start_watchdog(run.state)
+            self._start_watchdog(state=run.state, run_dir=run.run_dir)
 
-    def _start_watchdog(self, state: RunState) -> None:
+    def _start_watchdog(self, state: RunState, run_dir: Path) -> None:
         read_fd, write_fd = os.pipe()  # both close-on-exec; the read end becomes the child's stdin
-        log = open(self._run.run_dir / "watchdog.log", "ab")  # type: ignore[union-attr]
+        log = open(run_dir / "watchdog.log", "ab")
         try:
             self._watchdog = subprocess.Popen(
                 [sys.executable, "-m", "pipeline.cluster.watchdog", str(state.path)],
@@ -125,7 +126,7 @@ class LocalProvider(Provider):
                                       tail_file(launch.log_path), launch.log_path) from exc
             old_log = self._logs.pop(launch.name, None)
             if old_log is not None:
-                old_log.close()  # type: ignore[attr-defined]
+                old_log.close()
             self._procs[launch.name] = proc
             self._logs[launch.name] = log
         if self._run is not None and self._run.state is not None:
@@ -220,7 +221,7 @@ class LocalProvider(Provider):
         if names:
             self._stop_many(names, timeout)
         for log in self._logs.values():
-            log.close()  # type: ignore[attr-defined]
+            log.close()
         self._logs.clear()
 
     def release(self) -> None:

@@ -153,7 +153,8 @@ class ClusterManager:
     def _start(self, handle: ClusterHandle, config: ClusterConfig, provider: Provider, state: RunState,
                run_dir: Path, seed: int) -> None:
         provider.open(RunContext(handle.run_id, run_dir, state))
-        addresses = {spec.name: provider.allocate(spec.name, spec) for spec in config.nodes}  # type: ignore[misc]
+        named = list(zip(config.names, config.nodes, strict=True))
+        addresses = {name: provider.allocate(name, spec) for name, spec in named}
         if config.link_proxies or config.client_proxies:
             tp = self._toxiproxy if self._toxiproxy is not None else shared_toxiproxy(seed)
             handle.toxiproxy = tp
@@ -170,14 +171,15 @@ class ClusterManager:
             handle.links.create(config.links if config.link_proxies else (), addresses,
                                 config.names if config.client_proxies else ())
         launches = []
-        for index, spec in enumerate(config.nodes, 1):
-            name = spec.name
+        for index, (name, spec) in enumerate(named, 1):
             if config.link_proxies:
-                peers = handle.links.peers_of(name)  # type: ignore[union-attr]
+                if handle.links is None:  # cannot happen: the link table is created above for link proxies
+                    raise RuntimeError(f"cluster {handle.run_id}: link proxies configured but no link table")
+                peers = handle.links.peers_of(name)
             else:
                 peers = {l.dst: addresses[l.dst] for l in config.links if l.src == name}
-            launches.append(NodeLaunch(name=name, index=index, spec=spec, address=addresses[name],  # type: ignore[arg-type]
-                                       peers=peers, run_id=handle.run_id, data_dir=run_dir / "data" / name,  # type: ignore[operator]
+            launches.append(NodeLaunch(name=name, index=index, spec=spec, address=addresses[name],
+                                       peers=peers, run_id=handle.run_id, data_dir=run_dir / "data" / name,
                                        log_path=run_dir / f"{name}.log", config_file=run_dir / "data" / f"{name}.json"))
         for launch in launches:
             provider.start(launch)

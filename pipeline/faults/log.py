@@ -49,7 +49,7 @@ class FaultRecord:
     verification: str = ""
     ended_at: float | None = None
     end_note: str = ""
-    _undo: Callable[[], None] | None = field(default=None, repr=False)
+    _undo: Callable[[], object] | None = field(default=None, repr=False)  # its result is ignored
     _log: "FaultLog | None" = field(default=None, repr=False)
 
     @property

@@ -292,7 +292,7 @@ class NetworkFaults(FaultBase):
                              links=tuple(chosen))
         streams = ("upstream", "downstream") if stream == "both" else (stream,)
         done: list[Link] = []
-        record._undo = lambda: [table.remove_toxics(l, record.tag) for l in done]  # type: ignore[func-returns-value]
+        record._undo = lambda: [table.remove_toxics(l, record.tag) for l in done]
         try:
             for link in chosen:
                 latency_ms, jitter_ms = delays[link]
@@ -349,7 +349,7 @@ class NetworkFaults(FaultBase):
                              seed, params={"probability": probability, "mode": mode, "timeout_ms": timeout_ms},
                              links=tuple(chosen))
         done: list[Link] = []
-        record._undo = lambda: [table.remove_toxics(l, record.tag) for l in done]  # type: ignore[func-returns-value]
+        record._undo = lambda: [table.remove_toxics(l, record.tag) for l in done]
         try:
             for link in chosen:
                 attrs = {"timeout": 0} if mode == "reset" else {"timeout": timeout_ms}

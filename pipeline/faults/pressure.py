@@ -88,9 +88,13 @@ class Pressure:
         if state is not None:
             state.add_process(self._key, "pressure", self.label, self.proc.pid)
         _LIVE.add(self)
-        line = self.proc.stdout.readline()  # the helper prints "ready" once pressure is on
+        stdout, stderr = self.proc.stdout, self.proc.stderr
+        if stdout is None or stderr is None:  # cannot happen: both are PIPE above
+            self.stop()
+            raise PressureError(f"{kind} pressure helper started without stdout/stderr pipes")
+        line = stdout.readline()  # the helper prints "ready" once pressure is on
         if line.strip() != b"ready":
-            err = self.proc.stderr.read(2000) if self.proc.poll() is not None else b""
+            err = stderr.read(2000) if self.proc.poll() is not None else b""
             self.stop()
             raise PressureError(f"{kind} pressure helper did not start: {line!r} {err.decode(errors='replace')}")
 

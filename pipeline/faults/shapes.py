@@ -59,7 +59,7 @@ def _order(names: Sequence[str], rng: random.Random | None) -> list[str]:
 
 
 def _between(groups_: Sequence[Sequence[str]]) -> frozenset[Link]:
-    blocked = set()
+    blocked: set[Link] = set()
     for i, a in enumerate(groups_):
         for j, b in enumerate(groups_):
             if i != j:
@@ -141,7 +141,7 @@ def majorities_ring(names: Sequence[str], rng: random.Random | None = None) -> P
     order = _order(names, rng)
     majority = n // 2 + 1
     reach = majority // 2  # the fewest neighbours each side with 2*reach + 1 >= majority
-    blocked = set()
+    blocked: set[Link] = set()
     for i, a in enumerate(order):
         for j, b in enumerate(order):
             if i == j:

@@ -92,7 +92,7 @@ def assess(stage: Stage, requirement: str, run: StageRun, report: StageReport | 
 
     exit_note = _exit_note(run)
     if report is None or report.problem:
-        problem = report.problem if report else f"no JUnit report for stage {stage.name}"
+        problem = report.problem if report is not None and report.problem else f"no JUnit report for stage {stage.name}"
         crashed = run.exit_code not in (None, 0)
         reason = f"{problem}; {exit_note}" if crashed else problem
         return done("crashed" if crashed else "failed", reason, ((severity, reason),))
@@ -147,7 +147,7 @@ def junit_cases(verdict: Verdict) -> list[Case]:
         else:
             outcome = "passed"
         message = a.reason if a.reason.startswith(a.status) else f"{a.status}: {a.reason}" if a.reason else a.status
-        props = (("pipeline.requirement", a.requirement), ("pipeline.status", a.status))
+        props: tuple[tuple[str, str], ...] = (("pipeline.requirement", a.requirement), ("pipeline.status", a.status))
         if a.run.elapsed_s is not None:
             props += (("pipeline.elapsed_s", f"{a.run.elapsed_s:.3f}"),)
         cases.append(Case(f"pipeline.{a.stage.name}", f"stage {a.stage.name}",

@@ -29,6 +29,7 @@ import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from junitparser import Error, Failure, JUnitXml, JUnitXmlError, Skipped, TestSuite
 from junitparser import xunit2
@@ -96,7 +97,9 @@ def read_report(path: Path, shown: str | None = None) -> StageReport:
         return StageReport(path, problem=f"malformed JUnit {shown}: root element <{root.tag}> "
                                          "is not <testsuites> or <testsuite>")
     try:
-        xml = xunit2.JUnitXml.fromroot(root)
+        # junitparser annotates fromroot as taking its own Element wrapper (it takes an ElementTree
+        # element, as here) and returning the base JUnitXml (it builds ``cls()``: an xunit2.JUnitXml).
+        xml = cast(xunit2.JUnitXml, xunit2.JUnitXml.fromroot(root))  # type: ignore[arg-type]
         return _summarise(path, shown, xml)
     except (JUnitXmlError, ValueError, TypeError) as exc:
         return StageReport(path, problem=f"malformed JUnit {shown}: {exc}")
@@ -104,7 +107,7 @@ def read_report(path: Path, shown: str | None = None) -> StageReport:
 
 def _summarise(path: Path, shown: str, xml: xunit2.JUnitXml) -> StageReport:
     suites: list[FlatSuite] = []
-    for suite in xml:
+    for suite in xml.iterchildren(xunit2.TestSuite):  # what iter(xml) does; typed as the base TestSuite
         _flatten(suite, (), suites)
     props: list[tuple[str, str]] = []
     counts = Counts()

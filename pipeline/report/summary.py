@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from pipeline.report.gate import FAIL, UNKNOWN, WARN, Assessment, Verdict
-from pipeline.report.junit import Counts
+from pipeline.report.junit import Counts, StageReport
 
 SCHEMA_VERSION = 1
 COLUMNS = ("stage", "requirement", "status", "tests", "passed", "failed", "skipped", "flaky", "time")
@@ -15,8 +15,14 @@ _MARK = {"pass": "✅", "fail": "❌", "unknown": "❓"}
 _SEVERITY_MARK = {FAIL: "❌", WARN: "⚠️", UNKNOWN: "❓"}
 
 
+def _report(a: Assessment) -> StageReport | None:
+    """The stage's JUnit report if it was read without a problem."""
+    return a.report if a.report is not None and not a.report.problem else None
+
+
 def _counts(a: Assessment) -> Counts | None:
-    return a.report.counts if a.report is not None and not a.report.problem else None
+    report = _report(a)
+    return None if report is None else report.counts
 
 
 def _time(a: Assessment) -> str:
@@ -44,7 +50,8 @@ def to_json(verdict: Verdict, meta: dict, root: Path | None = None) -> dict:
     totals = Counts()
     stages = []
     for a in verdict.assessments:
-        c = _counts(a)
+        report = _report(a)
+        c = None if report is None else report.counts
         if c is not None:
             totals = totals + c
         stages.append({
@@ -58,10 +65,10 @@ def to_json(verdict: Verdict, meta: dict, root: Path | None = None) -> dict:
             "exit_code": a.run.exit_code,
             "report": _relative(a.stage.report, root),
             "counts": None if c is None else _counts_dict(c),
-            "failed_tests": list(a.report.failed) if c is not None else [],
-            "flaky_tests": list(a.report.flaky) if c is not None else [],
-            "metrics": dict(a.report.metrics) if c is not None else {},
-            "trusted": a.report.trusted if c is not None else None,
+            "failed_tests": list(report.failed) if report is not None else [],
+            "flaky_tests": list(report.flaky) if report is not None else [],
+            "metrics": dict(report.metrics) if report is not None else {},
+            "trusted": report.trusted if report is not None else None,
             "thresholds": [
                 {"threshold": repr(k.threshold), "metric": k.threshold.metric, "op": k.threshold.op,
                  "limit": k.threshold.limit, "measured": k.measured, "passed": k.passed}

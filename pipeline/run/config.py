@@ -14,7 +14,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from pipeline.run.branch import BRANCH_TYPES
 from pipeline.report.threshold import PERFORMANCE_DEFAULTS, Threshold, ThresholdError, parse_threshold
@@ -139,7 +139,15 @@ def load_config(path: str | os.PathLike | None = None, root: str | os.PathLike |
     return from_mapping({}, source="built-in defaults", root=base)
 
 
+@overload
+def _from_file(file: Path, required: Literal[True]) -> Config: ...
+@overload
+def _from_file(file: Path, required: bool) -> Config | None: ...
+
+
 def _from_file(file: Path, required: bool) -> Config | None:
+    """The configuration in ``file``; ``None`` only when ``required`` is false and
+    ``file`` is a ``pyproject.toml`` without ``[tool.pipeline]``."""
     shown = _shown(file)
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))

@@ -53,7 +53,7 @@ def ping(address: tuple[str, int], timeout: float) -> dict:
         resp = conn.getresponse()
         body = resp.read()
         ok = resp.status == 200
-        result = {"ok": ok, "ms": round((time.monotonic() - start) * 1000, 2)}
+        result: dict[str, object] = {"ok": ok, "ms": round((time.monotonic() - start) * 1000, 2)}
         if ok:
             result["answered_by"] = json.loads(body).get("node")
         else:
@@ -71,6 +71,7 @@ def ping(address: tuple[str, int], timeout: float) -> dict:
 class Handler(BaseHTTPRequestHandler):
     server_version = "pingnode/1"
     protocol_version = "HTTP/1.1"
+    server: Server  # always: main() builds the Server with this handler
 
     def log_message(self, fmt: str, *args: object) -> None:  # keep logs short: one line per request
         sys.stderr.write(f"{self.server.node_name} {self.command} {self.path} {args[1] if len(args) > 1 else ''}\n")
@@ -117,8 +118,10 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     daemon_threads = True
+    node_name: str  # set by main() before serving
+    peers: dict[str, tuple[str, int]]
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: object) -> None:
         """A client that hangs up early (a health probe, a cut link) is normal here."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
@@ -134,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     peers = parse_peers(args.peers if args.peers is not None else os.environ.get("CLUSTER_PEERS", ""))
 
     server = Server((args.host, args.port), Handler)
-    server.node_name = args.name  # type: ignore[attr-defined]
-    server.peers = peers  # type: ignore[attr-defined]
+    server.node_name = args.name
+    server.peers = peers
 
     def on_term(signum: int, frame: object) -> None:
         raise SystemExit(0)

@@ -112,7 +112,11 @@ def _exit_session_on_sigterm(config: pytest.Config) -> None:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     config.stash[_SIGTERM] = previous or signal.SIG_DFL
-    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, config.stash[_SIGTERM]))
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, config.stash[_SIGTERM])
+
+    config.add_cleanup(restore)
 
 
 @pytest.fixture(name="eventually")

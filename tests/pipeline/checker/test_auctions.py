@@ -188,6 +188,17 @@ def test_pluggable_rule_and_missing_rule_note():
     assert not check_auctions(o.h, AuctionModel(rules={"reverse": lowest})).valid
 
 
+@pytest.mark.parametrize("kind", [["english"], {"name": "english"}, 7, None])
+def test_an_open_whose_type_is_not_a_string_gets_the_missing_rule_note(kind):
+    # a JSON list or object as the type used to crash the checker (TypeError: unhashable type)
+    o = Ops()
+    o("seller", "open_auction", "a", {"type": kind}, at=0, to=1)
+    o.bid("a", "b1", 12, at=2)
+    o.close("a", "b1", 12, at=10)
+    r = check_auctions(o.h)
+    assert r.valid and f"no rule for type {kind!r}" in r.notes[0]
+
+
 def test_too_many_unknown_bids_is_inconclusive_not_invalid():
     o = Ops()
     o.open("a", "english")

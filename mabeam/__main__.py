@@ -141,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is optional off Linux
-        uvloop = None
-    if uvloop is not None:
+        pass
+    else:
         uvloop.install()
     try:
         asyncio.run(serve(args))

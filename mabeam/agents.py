@@ -24,7 +24,7 @@ class Agents:
         return self.by_id
 
     @classmethod
-    def restore(cls, data: dict[str, Any]) -> "Agents":
+    def restore(cls, data: dict[str, Any]) -> Agents:
         agents = cls()
         agents.by_id = data
         return agents

@@ -8,8 +8,9 @@ held; a cursor older than that resumes from the oldest kept one.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from itertools import islice
-from typing import Any, Iterator
+from typing import Any
 
 from .patterns import Matcher, validate_topic
 
@@ -36,7 +37,7 @@ class EventLog:
         return {"next_id": self.next_id, "events": list(self.events)}
 
     @classmethod
-    def restore(cls, data: dict[str, Any], keep: int = KEEP) -> "EventLog":
+    def restore(cls, data: dict[str, Any], keep: int = KEEP) -> EventLog:
         log = cls(keep)
         log.next_id = data["next_id"]
         log.events.extend(data["events"])

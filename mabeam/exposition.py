@@ -7,7 +7,8 @@ library at run time; the tests parse the output with prometheus_client.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .telemetry import BOUNDS, Telemetry
 
@@ -45,7 +46,7 @@ def render(telemetry: Telemetry) -> str:
     for op, hist in sorted(telemetry.histograms.items()):
         labels = f'node="{node}",op="{_label(op)}"'
         cumulative = hist.cumulative()
-        for bound, n in zip([f"{b:g}" for b in BOUNDS] + ["+Inf"], cumulative):
+        for bound, n in zip([f"{b:g}" for b in BOUNDS] + ["+Inf"], cumulative, strict=True):
             hist_lines.append(f'mabeam_request_duration_seconds_bucket{{{labels},le="{bound}"}} {n}')
         hist_lines.append(f"mabeam_request_duration_seconds_sum{{{labels}}} {hist.total!r}")
         hist_lines.append(f"mabeam_request_duration_seconds_count{{{labels}}} {hist.count}")

@@ -7,7 +7,8 @@ well-typed commands and a client mistake is always a precise 400.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .errors import BadRequest, invalid, missing
 
@@ -124,10 +125,10 @@ class Fields:
             raise invalid(self.name(key), "a JSON object")
         return value
 
-    def obj(self, key: str) -> "Fields":
+    def obj(self, key: str) -> Fields:
         return Fields(self.mapping(key), self.name(key) + ".")
 
-    def items(self, key: str, *, min_len: int = 1, max_len: int = 10_000) -> list["Fields"]:
+    def items(self, key: str, *, min_len: int = 1, max_len: int = 10_000) -> list[Fields]:
         """A list of JSON objects, each validated through its own ``name[i].`` prefix."""
         value, _ = self._get(key, MISSING)
         name = self.name(key)

@@ -14,7 +14,8 @@ event order, which keeps each domain module ignorant of the others' rules.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import orjson
 
@@ -83,7 +84,7 @@ class State:
         }
 
     @classmethod
-    def restore(cls, data: dict[str, Any], keep_events: int = KEEP) -> "State":
+    def restore(cls, data: dict[str, Any], keep_events: int = KEEP) -> State:
         """Rebuild a State from ``snapshot()`` output that went through JSON."""
         state = cls(keep_events)
         state.applied = data["applied"]

@@ -6,8 +6,8 @@ re-evaluates its pattern against each new event.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
 
 from .errors import invalid
 
@@ -28,12 +28,14 @@ def _segments(text: str, field: str) -> list[str]:
 
 def validate_topic(topic: object, field: str = "topic") -> str:
     """A topic is concrete: wildcard segments belong in patterns only."""
-    parts = _segments(topic, field)  # type: ignore[arg-type]
-    if len(topic) > MAX_TOPIC or any(c.isspace() or not c.isprintable() for c in topic):  # type: ignore[union-attr]
+    if not isinstance(topic, str):  # the same answer _segments gives, so the rest sees a str
+        raise invalid(field, "a non-empty dot-separated string")
+    parts = _segments(topic, field)
+    if len(topic) > MAX_TOPIC or any(c.isspace() or not c.isprintable() for c in topic):
         raise invalid(field, f"at most {MAX_TOPIC} printable characters without spaces")
     if any(p == ONE or p in MANY for p in parts):
         raise invalid(field, "a concrete topic without '*', '**' or '#' segments")
-    return topic  # type: ignore[return-value]
+    return topic
 
 
 def _match(pattern: tuple[str, ...], topic: list[str]) -> bool:
@@ -66,7 +68,7 @@ def compile_pattern(pattern: str) -> Matcher:
 
         def fixed(topic: str) -> bool:
             segs = topic.split(".")
-            return len(segs) == size and all(p == ONE or p == s for p, s in zip(parts, segs))
+            return len(segs) == size and all(p == ONE or p == s for p, s in zip(parts, segs, strict=True))
 
         return fixed
     return lambda topic: _match(parts, topic.split("."))

@@ -21,7 +21,7 @@ class Registry:
         return {"entries": self.entries, "by_ref": self.by_ref}
 
     @classmethod
-    def restore(cls, data: dict[str, Any]) -> "Registry":
+    def restore(cls, data: dict[str, Any]) -> Registry:
         registry = cls()
         registry.entries, registry.by_ref = data["entries"], data["by_ref"]
         return registry

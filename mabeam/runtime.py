@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import DomainError
 
@@ -138,7 +139,7 @@ class Runtime:
             else:
                 try:
                     await asyncio.wait_for(wake.wait(), timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             wake.clear()
             if not self.node.log.is_leader():

@@ -12,7 +12,8 @@ import os
 import time
 from bisect import bisect_left
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import psutil
 
@@ -64,7 +65,7 @@ class Histogram:
             "p50_ms": self.percentile(0.50) * ms,
             "p95_ms": self.percentile(0.95) * ms,
             "p99_ms": self.percentile(0.99) * ms,
-            "buckets": dict(zip(labels, self.cumulative())),
+            "buckets": dict(zip(labels, self.cumulative(), strict=True)),
         }
 
 

@@ -24,7 +24,7 @@ class Ballots:
         return {"by_id": self.by_id, "open": list(self.open)}
 
     @classmethod
-    def restore(cls, data: dict[str, Any]) -> "Ballots":
+    def restore(cls, data: dict[str, Any]) -> Ballots:
         ballots = cls()
         ballots.by_id = data["by_id"]
         ballots.open = dict.fromkeys(data["open"])

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import Conflict, NotFound
 from ..economics import auctions
+from ..errors import Conflict, NotFound
 
 RUNNING, RECOVERING, COMPLETED, FAILED = "running", "recovering", "completed", "failed"
 LIVE = (RUNNING, RECOVERING)
@@ -29,7 +29,7 @@ class Groups:
         return {"by_id": self.by_id, "live": list(self.live), "bid_owner": self.bid_owner}
 
     @classmethod
-    def restore(cls, data: dict[str, Any]) -> "Groups":
+    def restore(cls, data: dict[str, Any]) -> Groups:
         groups = cls()
         groups.by_id, groups.bid_owner = data["by_id"], data["bid_owner"]
         groups.live = dict.fromkeys(data["live"])

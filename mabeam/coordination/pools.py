@@ -25,7 +25,7 @@ class Pools:
         return {"pools": self.pools, "allocations": self.allocations, "by_agent": self.by_agent}
 
     @classmethod
-    def restore(cls, data: dict[str, Any]) -> "Pools":
+    def restore(cls, data: dict[str, Any]) -> Pools:
         pools = cls()
         pools.pools, pools.allocations, pools.by_agent = data["pools"], data["allocations"], data["by_agent"]
         return pools
@@ -89,7 +89,7 @@ def _recompute(pools: Pools, allocation: dict[str, Any]) -> None:
     for name in names:
         capacity = pool["resources"].get(name, 0) - held_elsewhere.get(name, 0)
         demands = [m["demand"].get(name, 0) for m in members]
-        for member, share in zip(members, allocate(allocation["strategy"], capacity, demands, priorities)):
+        for member, share in zip(members, allocate(allocation["strategy"], capacity, demands, priorities), strict=True):
             if name in member["demand"]:
                 shares[member["id"]][name] = share
     allocation["allocations"] = shares

@@ -6,7 +6,7 @@ asked for, and the shares never sum to more than the capacity.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 STRATEGIES = ("fair_share", "proportional", "priority")
 

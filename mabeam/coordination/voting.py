@@ -21,7 +21,10 @@ def weight_of(ballot: dict[str, Any], voter: str) -> float:
 
 def tally(ballot: dict[str, Any]) -> dict[str, Any]:
     approve = reject = 0
-    approve_w = reject_w = total_w = 0
+    # Weights may be fractional; an unweighted ballot keeps integer sums (1 per voter).
+    approve_w: float = 0
+    reject_w: float = 0
+    total_w: float = 0
     votes = ballot["votes"]
     for voter in ballot["voters"]:
         w = weight_of(ballot, voter)

@@ -37,7 +37,7 @@ class AuctionBook:
         }
 
     @classmethod
-    def restore(cls, data: dict[str, Any]) -> "AuctionBook":
+    def restore(cls, data: dict[str, Any]) -> AuctionBook:
         book = cls()
         book.auctions, book.bids, book.closed_log = data["auctions"], data["bids"], data["closed_log"]
         book.open = dict.fromkeys(data["open"])
@@ -166,10 +166,12 @@ def _close(state: Any, auction: dict[str, Any], winners: list[dict[str, Any]], p
         payments = [_payment(b["bidder"], auction["seller"], b["amount"], auction["id"]) for b in winners]
         auction["winning_transactions"] = [p for p in payments if p is not None]
         auction["winning_transaction"] = payments[0] if len(payments) == 1 else None
+    elif winners:
+        if price is None:  # rules.outcome and immediate_price price every single winner
+            raise ValueError(f"auction {auction['id']}: a {auction['type']} winner without a price")
+        auction["winning_transaction"] = _payment(winners[0]["bidder"], auction["seller"], price, auction["id"])
     else:
-        auction["winning_transaction"] = (
-            _payment(winners[0]["bidder"], auction["seller"], price, auction["id"]) if winners else None
-        )
+        auction["winning_transaction"] = None
     book.open.pop(auction["id"], None)
     # Bids still pending arrived after the bid that ended the auction.
     for bid_id in list(auction["pending"]):

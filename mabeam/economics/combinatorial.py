@@ -11,7 +11,7 @@ is what lets the memo keep only one best answer per subproblem.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 Bundle = tuple[Sequence[str], float]  # (items, amount), in bid order
 

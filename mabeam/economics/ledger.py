@@ -31,7 +31,7 @@ class Ledger:
         }
 
     @classmethod
-    def restore(cls, data: dict[str, Any]) -> "Ledger":
+    def restore(cls, data: dict[str, Any]) -> Ledger:
         ledger = cls()
         ledger.balances, ledger.transactions = data["balances"], data["transactions"]
         ledger.pending = dict.fromkeys(data["pending"])

@@ -7,8 +7,8 @@ cost of telemetry and error mapping is a perf_counter pair and a dict update.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from time import perf_counter
-from typing import Awaitable, Callable
 
 from aiohttp import web
 

@@ -221,9 +221,9 @@ class Leadership(NodeState):
 
     def _release_reads(self) -> None:
         need = self.quorum()
-        while self._reads and self._reads[0].index is not None:
+        while self._reads:
             read = self._reads[0]
-            if sum(1 for v in self.voters if v in read.acks) < need:
+            if read.index is None or sum(1 for v in self.voters if v in read.acks) < need:
                 break
             self._reads.pop(0)
             self._out.effects.append(ReadReady(read.read_id, read.index))

@@ -23,9 +23,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .core import PLANTED_BUGS, RaftNode, Role
+from .core import PLANTED_BUGS, RaftNode
 from .entries import COMMAND, LogEntry, Snapshot
-from .messages import AppendEntries, InstallSnapshot, Message, message_from_dict
+from .messages import InstallSnapshot, Message, message_from_dict
 from .output import (
     BecameLeader,
     ConfigChanged,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from .entries import CONFIG, HardState, LogEntry
 from .log import RaftLog
@@ -82,6 +83,18 @@ class NodeState:
     _reads: list[PendingRead]
     _read_seq: int
     _out: Output
+
+    if TYPE_CHECKING:
+        # Role changes each mixin triggers in another: Elections (election.py)
+        # defines the first two, Leadership (leader.py) the third, and RaftNode
+        # (core.py) combines them. Declared for the checker only, so a call from
+        # one mixin is checked against the signature without the mixins
+        # importing each other.
+        def _become_follower(self, term: int, leader: str | None) -> None: ...
+
+        def _step_down(self, term: int, reason: str) -> None: ...
+
+        def _become_leader(self) -> None: ...
 
     @property
     def voters(self) -> tuple[str, ...]:

@@ -35,7 +35,7 @@ class Membership:
         if peer in self.known:
             self._seen[peer] = (time.monotonic(), fresh_incarnation)
 
-    def step(self, raft: "RaftNode") -> Output | None:
+    def step(self, raft: RaftNode) -> Output | None:
         """On the leader, at most one membership change; None when nothing to do."""
         if not raft.is_leader or raft.config_pending():
             return None

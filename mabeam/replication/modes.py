@@ -16,7 +16,7 @@ few times per election timeout, so the window can stay short.
 from __future__ import annotations
 
 import time
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 NORMAL = "normal"
 PARTITION = "partition_detected"

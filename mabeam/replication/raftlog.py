@@ -41,9 +41,9 @@ from ..raft import (
     Message,
     NotLeader,
     Output,
+    RaftInvariantError,
     RaftNode,
     ReadFailed,
-    RaftInvariantError,
     ReadReady,
     SteppedDown,
     message_from_dict,
@@ -101,7 +101,7 @@ class ReplicatedLog:
             DiskStorage(options.data_dir, fsync=options.fsync) if options.data_dir else NullStorage()
         )
         self.fresh = self.storage.empty
-        self.incarnation = "%016x" % random.SystemRandom().getrandbits(64)  # this process start
+        self.incarnation = f"{random.SystemRandom().getrandbits(64):016x}"  # this process start
         persisted = self.storage.state()
         bootstrap: tuple[str, ...] = (
             () if options.join and self.fresh else tuple(sorted({options.node_id, *options.peers}))
@@ -145,7 +145,7 @@ class ReplicatedLog:
 
     # -- wiring ------------------------------------------------------------------
 
-    def attach(self, node: "Node") -> None:
+    def attach(self, node: Node) -> None:
         """Called by the Node once it exists: snapshot installs need its runtime."""
         self._node = node
         if self._restore_from is not None and self._restore_from.data:
@@ -262,7 +262,7 @@ class ReplicatedLog:
             if not isinstance(answers, list) or len(answers) != len(batch):
                 raise ValueError(f"the leader answered {len(answers) if isinstance(answers, list) else 'no'} "
                                  f"results for {len(batch)} commands")
-            for (_, future), answer in zip(batch, answers):
+            for (_, future), answer in zip(batch, answers, strict=True):
                 if future.done():
                     continue
                 if isinstance(answer, dict) and "error" in answer:
@@ -305,7 +305,7 @@ class ReplicatedLog:
         timeout = self.options.commit_timeout_s
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             index = waiting.index
             if index is not None and self._pending.get(index, (0, None))[1] is future:
                 del self._pending[index]
@@ -331,7 +331,7 @@ class ReplicatedLog:
                 if not w.future.done():
                     w.future.set_exception(error)
             return
-        for w, proposal in zip(batch, out.proposals):
+        for w, proposal in zip(batch, out.proposals, strict=True):
             w.index = proposal.index
             self._pending[proposal.index] = (proposal.term, w.future)
         try:
@@ -384,7 +384,7 @@ class ReplicatedLog:
         self._handle(out)
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise Unavailable("no_quorum", f"leadership not confirmed within {timeout:g} s") from None
         finally:
             self._reads.pop(read_id, None)
@@ -396,7 +396,7 @@ class ReplicatedLog:
         self._applied_waiters.append((index, future))
         try:
             await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise Unavailable("no_quorum", f"did not catch up to index {index} within {timeout:g} s") from None
 
     # -- inputs from peers ---------------------------------------------------------------

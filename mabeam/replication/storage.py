@@ -24,7 +24,17 @@ from typing import Any
 
 import orjson
 
-from ..raft import AppendOp, HardState, LogEntry, MemoryStorage, Output, PersistentState, Snapshot, SnapshotOp, TruncateOp
+from ..raft import (
+    AppendOp,
+    HardState,
+    LogEntry,
+    MemoryStorage,
+    Output,
+    PersistentState,
+    Snapshot,
+    SnapshotOp,
+    TruncateOp,
+)
 
 
 def _write_atomic(path: Path, data: bytes, fsync: bool) -> None:

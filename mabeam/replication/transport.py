@@ -25,7 +25,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import orjson
@@ -170,7 +171,7 @@ class Transport:
                         self._replied(peer, raw)
                 elif resp.status == 401:
                     log.warning("peer %s refused our cluster secret", peer)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             pass  # lost; Raft resends what matters
         finally:
             self._inflight[peer] -= 1
@@ -208,5 +209,5 @@ class Transport:
                     return resp.status, orjson.loads(raw) if raw else None
                 except orjson.JSONDecodeError:
                     return resp.status, {"error": "internal", "detail": raw[:200].decode(errors="replace")}
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise PeerUnreachable(f"{peer} at {address}: {type(exc).__name__} {exc}".strip()) from None

@@ -7,7 +7,7 @@ a violation into a test failure with the smallest excerpt, an explanation, the
 saved history and the command that replays it.
 """
 
-from pipeline.checker.auctions import AuctionModel, Bid, Outcome, RULES, check_auctions
+from pipeline.checker.auctions import RULES, AuctionModel, Bid, Outcome, check_auctions
 from pipeline.checker.events import EventModel, check_events, topic_matches
 from pipeline.checker.linearizable import RegisterModel, check_key, check_linearizable
 from pipeline.checker.lost_writes import check_no_lost_writes

@@ -28,10 +28,11 @@ that is itself a violation.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import combinations
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from pipeline.checker.history import Op
 from pipeline.checker.result import CheckResult

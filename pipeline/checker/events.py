@@ -31,8 +31,10 @@ Checks:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from itertools import pairwise
+from typing import Any
 
 from pipeline.checker.history import Op
 from pipeline.checker.result import CheckResult
@@ -88,7 +90,7 @@ def _first_inversion(a: list[Any], b: list[Any]) -> tuple[Any, Any] | None:
     """Two events that ``a`` and ``b`` both received in opposite orders, if any."""
     pos_b = {e: i for i, e in enumerate(b)}
     common = [e for e in a if e in pos_b]
-    for x, y in zip(common, common[1:]):
+    for x, y in pairwise(common):
         if pos_b[x] > pos_b[y]:
             return x, y
     return None
@@ -98,7 +100,7 @@ def _cycle(sequences: dict[str, list[Any]]) -> list[tuple[Any, Any, str]] | None
     """A cycle in the 'received before' graph built from consecutive deliveries."""
     edges: dict[Any, dict[Any, str]] = {}
     for sub, seq in sequences.items():
-        for x, y in zip(seq, seq[1:]):
+        for x, y in pairwise(seq):
             edges.setdefault(x, {}).setdefault(y, sub)
     white, grey, black = 0, 1, 2
     color: dict[Any, int] = {}
@@ -120,7 +122,7 @@ def _cycle(sequences: dict[str, list[Any]]) -> list[tuple[Any, Any, str]] | None
             c = color.get(child, white)
             if c == grey:
                 cyc = path[path.index(child):] + [child]
-                return [(x, y, edges[x][y]) for x, y in zip(cyc, cyc[1:])]
+                return [(x, y, edges[x][y]) for x, y in pairwise(cyc)]
             if c == white:
                 color[child] = grey
                 path.append(child)

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import orjson
 
@@ -96,7 +97,7 @@ class Op:
             return float("inf")
         return self.complete_ns
 
-    def precedes(self, other: "Op") -> bool:
+    def precedes(self, other: Op) -> bool:
         """Real-time order: self completed (definitely) before ``other`` was invoked."""
         return self.end_ns < other.invoke_ns
 
@@ -120,7 +121,7 @@ class Op:
         return out
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Op":
+    def from_json(cls, data: Mapping[str, Any]) -> Op:
         known = {"index", "client", "f", "key", "value", "status", "result", "invoke_ns",
                  "complete_ns", "error", "node"}
         extra = set(data) - known
@@ -180,7 +181,7 @@ class PendingOp:
     completes the operation as ``unknown``.
     """
 
-    def __init__(self, history: "History", op: Op, suppress: tuple[type[BaseException], ...]) -> None:
+    def __init__(self, history: History, op: Op, suppress: tuple[type[BaseException], ...]) -> None:
         self._history = history
         self.invoked = op
         self._suppress = suppress
@@ -207,7 +208,7 @@ class PendingOp:
         self._history._finish(done)
         return done
 
-    def __enter__(self) -> "PendingOp":
+    def __enter__(self) -> PendingOp:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -319,7 +320,7 @@ class History:
 
     @classmethod
     def from_ops(cls, ops: Iterable[Op], *, meta: Mapping[str, Any] | None = None,
-                 t0_ns: int | None = None) -> "History":
+                 t0_ns: int | None = None) -> History:
         """A history holding exactly ``ops`` (re-indexed by their position if needed)."""
         ops = list(ops)
         history = cls(meta=meta, clock=time.monotonic_ns)
@@ -346,7 +347,7 @@ class History:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "History":
+    def load(cls, path: str | Path) -> History:
         """Read what :meth:`save` wrote; errors name the file and line."""
         path = Path(path)
         ops: list[Op] = []

@@ -48,8 +48,9 @@ budget; when it runs out, the excerpt is the smallest found so far.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Iterable, Sequence, cast
+from typing import Any, cast
 
 from pipeline.checker.history import Op
 from pipeline.checker.result import CheckResult
@@ -168,9 +169,9 @@ class _Unseen:
     writes overlap.
     """
 
-    _instance: "_Unseen | None" = None
+    _instance: _Unseen | None = None
 
-    def __new__(cls) -> "_Unseen":
+    def __new__(cls) -> _Unseen:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance

@@ -22,8 +22,9 @@ applied.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from pipeline.checker.history import Op
 from pipeline.checker.linearizable import CAS, CREATE, DELETE, WRITE, RegisterModel

@@ -29,9 +29,9 @@ transfers, which the history does not pin down).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterable, Mapping
 
 from pipeline.checker.history import Op
 from pipeline.checker.result import CheckResult
@@ -97,7 +97,7 @@ def _reachable(unknown: list[_Transfer], accounts: list[str], target: tuple[Deci
         delta[pos[t.source]] -= t.amount
         delta[pos[t.target]] += t.amount
         d = tuple(delta)
-        states |= {tuple(x + y for x, y in zip(s, d)) for s in states}
+        states |= {tuple(x + y for x, y in zip(s, d, strict=True)) for s in states}
         if len(states) > max_states:
             return None, len(states)
     return target in states, len(states)

@@ -9,8 +9,9 @@ name (a fallback, a skipped key), so a pass is never silently partial.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from pipeline.checker.history import History, Op
 
@@ -47,18 +48,18 @@ class CheckResult:
 
     @classmethod
     def ok(cls, checker: str, explanation: str = "", *, notes: Iterable[str] = (),
-           stats: Mapping[str, Any] | None = None) -> "CheckResult":
+           stats: Mapping[str, Any] | None = None) -> CheckResult:
         return cls(checker, True, explanation, (), tuple(notes), False, dict(stats or {}))
 
     @classmethod
     def violation(cls, checker: str, explanation: str, excerpt: Iterable[Op], *,
-                  notes: Iterable[str] = (), stats: Mapping[str, Any] | None = None) -> "CheckResult":
+                  notes: Iterable[str] = (), stats: Mapping[str, Any] | None = None) -> CheckResult:
         ops = tuple(sorted(set(excerpt), key=lambda o: (o.invoke_ns, o.index)))
         return cls(checker, False, explanation, ops, tuple(notes), False, dict(stats or {}))
 
     @classmethod
     def unsure(cls, checker: str, explanation: str, *, excerpt: Iterable[Op] = (),
-               notes: Iterable[str] = (), stats: Mapping[str, Any] | None = None) -> "CheckResult":
+               notes: Iterable[str] = (), stats: Mapping[str, Any] | None = None) -> CheckResult:
         ops = tuple(sorted(set(excerpt), key=lambda o: (o.invoke_ns, o.index)))
         return cls(checker, False, explanation, ops, tuple(notes), True, dict(stats or {}))
 

@@ -9,11 +9,11 @@ reported as vacuous passes.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
-from pipeline.checker.history import History, Op
 from pipeline.checker.auctions import AuctionModel, check_auctions
 from pipeline.checker.events import EventModel, check_events
+from pipeline.checker.history import History, Op
 from pipeline.checker.linearizable import RegisterModel, check_linearizable
 from pipeline.checker.lost_writes import FINAL_READ, check_no_lost_writes
 from pipeline.checker.money import MoneyModel, check_money

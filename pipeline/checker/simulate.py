@@ -14,8 +14,8 @@ Everything is driven by a ``random.Random`` the caller seeds and prints.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 from pipeline.checker.history import FAIL, OK, UNKNOWN, History, Op
 

@@ -45,8 +45,9 @@ import os
 import re
 import shlex
 import string
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable, Literal, Mapping, Sequence, overload
+from typing import Any, ClassVar, Literal, overload
 
 from pipeline.cluster.topology import TOPOLOGIES, Link, topology_links
 
@@ -138,7 +139,7 @@ class NodeSpec(_Spec):
     def config_dict(self) -> dict[str, Any]:
         return dict(self.config)
 
-    def named(self, name: str | None) -> "NodeSpec":
+    def named(self, name: str | None) -> NodeSpec:
         return dataclasses.replace(self, name=name)
 
 
@@ -187,7 +188,7 @@ class ClusterConfig(_Spec):
         raise KeyError(f"no node {name!r}; nodes: {', '.join(self.names)}")
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], *, key_prefix: str = "cluster") -> "ClusterConfig":
+    def from_mapping(cls, data: Mapping[str, Any], *, key_prefix: str = "cluster") -> ClusterConfig:
         """Build from a parsed config file (e.g. a ``[cluster]`` TOML table)."""
         if not isinstance(data, Mapping):
             raise ConfigError(key_prefix, f"must be a table, got {type(data).__name__}")

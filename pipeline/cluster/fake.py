@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cluster.config import NodeSpec
-from pipeline.cluster.provider import Address, NodeLaunch, Provider, ProviderError, RunContext
 from pipeline.cluster.links import LinkProxy, ProbeResult
+from pipeline.cluster.provider import Address, NodeLaunch, Provider, ProviderError, RunContext
 from pipeline.toxiproxy import NotFound
 
 __all__ = ["FakeProvider", "FakeToxiproxy", "FakeToxiproxyClient", "FakeNode"]
@@ -188,7 +188,7 @@ class _Proxy:
 class FakeToxiproxyClient:
     """The subset of ``ToxiproxyClient`` the link layer uses, in memory."""
 
-    def __init__(self, server: "FakeToxiproxy") -> None:
+    def __init__(self, server: FakeToxiproxy) -> None:
         self.server = server
 
     def _get(self, name: str) -> _Proxy:

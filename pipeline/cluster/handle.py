@@ -44,7 +44,7 @@ class NodeHandle:
     address: Address
     peers: dict[str, Address]
     log_path: Path | None
-    _cluster: "ClusterHandle"
+    _cluster: ClusterHandle
 
     @property
     def pid(self) -> int | None:
@@ -71,7 +71,7 @@ class ClusterHandle:
     """A running cluster (made by :class:`pipeline.cluster.manager.ClusterManager`)."""
 
     def __init__(self, config: ClusterConfig, *, run_id: str, run_dir: Path, seed: int,
-                 provider: Provider, state: "RunState | None", toxiproxy: Any = None,
+                 provider: Provider, state: RunState | None, toxiproxy: Any = None,
                  owns_toxiproxy: bool = False) -> None:
         self.config = config
         self.run_id = run_id
@@ -81,7 +81,7 @@ class ClusterHandle:
         self.state = state
         self.toxiproxy = toxiproxy
         self._owns_toxiproxy = owns_toxiproxy
-        self.links: "LinkTable | None" = None
+        self.links: LinkTable | None = None
         self.names = config.names
         self._nodes: dict[str, NodeHandle] = {}
         self._closed = False
@@ -190,7 +190,7 @@ class ClusterHandle:
         if errors:
             log.warning("cluster %s teardown: %s", self.run_id, "; ".join(errors))
 
-    def __enter__(self) -> "ClusterHandle":
+    def __enter__(self) -> ClusterHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:

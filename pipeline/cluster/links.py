@@ -30,9 +30,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from pipeline.cluster.provider import Address
 from pipeline.cluster.topology import Link
@@ -96,7 +97,7 @@ def probe_link(address: Address, http_path: str | None, timeout: float = 0.3) ->
         sock = socket.create_connection((address.host, address.port), timeout=timeout)
     except ConnectionRefusedError:
         return done("refused")
-    except socket.timeout:
+    except TimeoutError:
         return done("timeout", "connect")
     except OSError as exc:
         return done("error", str(exc))
@@ -107,7 +108,7 @@ def probe_link(address: Address, http_path: str | None, timeout: float = 0.3) ->
             sock.settimeout(max(0.001, timeout - (time.monotonic() - start)))
             sock.sendall(f"GET {http_path} HTTP/1.0\r\nHost: {address}\r\nConnection: close\r\n\r\n".encode())
             data = sock.recv(16)
-        except socket.timeout:
+        except TimeoutError:
             return done("timeout")
         except ConnectionResetError:
             return done("reset")
@@ -132,7 +133,7 @@ class LinkTable:
     the fake one), with tagged fault primitives."""
 
     def __init__(self, client: Any, run_id: str, *, peer_address: Callable[[Address], Address] | None = None,
-                 prober: Prober | None = None, state: "RunState | None" = None,
+                 prober: Prober | None = None, state: RunState | None = None,
                  listen_host: str = "127.0.0.1") -> None:
         self.client = client
         self.listen_host = listen_host
@@ -151,8 +152,8 @@ class LinkTable:
                client_nodes: Iterable[str] = ()) -> None:
         """Create the proxies for ``links`` (and client proxies for
         ``client_nodes``), listening on free ports chosen by the server."""
-        wanted = [Link(l.src, l.dst) for l in links] + [Link(CLIENT, n) for n in client_nodes]
-        names = {l: proxy_name(self.run_id, l.src, l.dst) for l in wanted}
+        wanted = [Link(link.src, link.dst) for link in links] + [Link(CLIENT, n) for n in client_nodes]
+        names = {link: proxy_name(self.run_id, link.src, link.dst) for link in wanted}
         if self.state is not None:  # note first, so a crash half-way is still cleaned
             self.state.add_proxies(list(names.values()))
         for link in wanted:
@@ -196,7 +197,7 @@ class LinkTable:
     @property
     def links(self) -> list[Link]:
         """Peer links (client proxies excluded), in creation order."""
-        return [l for l in self._proxies if l.src != CLIENT]
+        return [link for link in self._proxies if link.src != CLIENT]
 
     def proxy(self, link: Link) -> LinkProxy:
         try:
@@ -209,7 +210,7 @@ class LinkTable:
 
     def peers_of(self, node: str) -> dict[str, Address]:
         """Where ``node`` reaches each peer: its outgoing proxies' listen addresses."""
-        return {l.dst: self._peer_address(p.listen) for l, p in self._proxies.items() if l.src == node}
+        return {link.dst: self._peer_address(p.listen) for link, p in self._proxies.items() if link.src == node}
 
     def is_disabled(self, link: Link) -> bool:
         return bool(self._disabled_by.get(link))
@@ -294,5 +295,5 @@ class LinkTable:
         if not links:
             return {}
         with ThreadPoolExecutor(max_workers=min(16, len(links))) as pool:
-            results = pool.map(lambda l: self.prober(self.proxy(l), http_path(l.dst), timeout), links)
+            results = pool.map(lambda link: self.prober(self.proxy(link), http_path(link.dst), timeout), links)
             return dict(zip(links, results, strict=True))

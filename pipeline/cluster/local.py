@@ -32,10 +32,8 @@ from typing import BinaryIO
 
 from pipeline.cluster.config import NodeSpec
 from pipeline.cluster.errors import NodeLaunchError
-from pipeline.cluster.process import (check_resources, child_setup, proc_state, signal_group, tail_file,
-                                      wait_for)
-from pipeline.cluster.provider import (Address, NodeLaunch, Provider, ProviderError, RunContext,
-                                       free_port, merged_env)
+from pipeline.cluster.process import check_resources, child_setup, proc_state, signal_group, tail_file, wait_for
+from pipeline.cluster.provider import Address, NodeLaunch, Provider, ProviderError, RunContext, free_port, merged_env
 from pipeline.cluster.runstate import RunState, start_ticks
 
 __all__ = ["LocalProvider"]

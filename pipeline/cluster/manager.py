@@ -177,7 +177,7 @@ class ClusterManager:
                     raise RuntimeError(f"cluster {handle.run_id}: link proxies configured but no link table")
                 peers = handle.links.peers_of(name)
             else:
-                peers = {l.dst: addresses[l.dst] for l in config.links if l.src == name}
+                peers = {link.dst: addresses[link.dst] for link in config.links if link.src == name}
             launches.append(NodeLaunch(name=name, index=index, spec=spec, address=addresses[name],
                                        peers=peers, run_id=handle.run_id, data_dir=run_dir / "data" / name,
                                        log_path=run_dir / f"{name}.log", config_file=run_dir / "data" / f"{name}.json"))

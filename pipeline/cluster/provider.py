@@ -22,9 +22,10 @@ import json
 import os
 import socket
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from pipeline.cluster.config import NodeSpec
 
@@ -47,7 +48,7 @@ class Address:
         return f"{self.host}:{self.port}"
 
     @classmethod
-    def parse(cls, text: str) -> "Address":
+    def parse(cls, text: str) -> Address:
         host, _, port = text.rpartition(":")
         return cls(host or "127.0.0.1", int(port))
 
@@ -58,7 +59,7 @@ class RunContext:
 
     run_id: str
     run_dir: Path
-    state: "RunState | None" = None
+    state: RunState | None = None
 
 
 @dataclass
@@ -129,7 +130,7 @@ class Provider(abc.ABC):
     #: would use 0.0.0.0 inside its Toxiproxy container)
     proxy_listen_host: str = "127.0.0.1"
 
-    def open(self, run: RunContext) -> None:
+    def open(self, run: RunContext) -> None:  # noqa: B027 - optional hook, a no-op unless overridden
         """Called once before the first node of a run starts."""
 
     @abc.abstractmethod
@@ -210,7 +211,7 @@ class Provider(abc.ABC):
         """Give a node that lost its port race a fresh address (optional)."""
         raise ProviderError(f"{self.kind} provider cannot move node {name} to another address")
 
-    def release(self) -> None:
+    def release(self) -> None:  # noqa: B027 - optional hook, a no-op unless overridden
         """Free run-wide helpers (e.g. the watchdog) after the run's state file
         is gone; called last in teardown."""
 

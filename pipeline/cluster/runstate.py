@@ -106,7 +106,7 @@ class RunState:
         self._lock = threading.Lock()
 
     @classmethod
-    def create(cls, run_id: str, *, directory: Path | None = None, **kwargs: Any) -> "RunState":
+    def create(cls, run_id: str, *, directory: Path | None = None, **kwargs: Any) -> RunState:
         directory = directory or runs_dir()
         directory.mkdir(parents=True, exist_ok=True)
         state = cls(run_id=run_id, path=directory / f"{run_id}.json", **kwargs)
@@ -114,7 +114,7 @@ class RunState:
         return state
 
     @classmethod
-    def load(cls, path: Path) -> "RunState":
+    def load(cls, path: Path) -> RunState:
         data = json.loads(Path(path).read_text())
         if not isinstance(data, dict) or not isinstance(data.get("processes", {}), dict):
             raise ValueError("not a run state file: expected a JSON object with a 'processes' object")

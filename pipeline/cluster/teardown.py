@@ -31,7 +31,7 @@ class Closable(Protocol):
 
 __all__ = ["track", "forget", "close_all", "live_clusters"]
 
-_LIVE: "weakref.WeakSet[Closable]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Closable] = weakref.WeakSet()
 _LOCK = threading.Lock()
 _previous_sigterm: Any = None
 _installed = False
@@ -41,7 +41,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def track(handle: "Closable") -> None:
+def track(handle: Closable) -> None:
     global _previous_sigterm, _installed
     with _LOCK:
         _LIVE.add(handle)
@@ -53,7 +53,7 @@ def track(handle: "Closable") -> None:
                 _installed = True
 
 
-def forget(handle: "Closable") -> None:
+def forget(handle: Closable) -> None:
     global _installed
     with _LOCK:
         _LIVE.discard(handle)
@@ -63,7 +63,7 @@ def forget(handle: "Closable") -> None:
             _installed = False
 
 
-def live_clusters() -> list["Closable"]:
+def live_clusters() -> list[Closable]:
     return list(_LIVE)
 
 

@@ -16,7 +16,8 @@ outgoing link to.
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple, Sequence
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 __all__ = ["Link", "TOPOLOGIES", "topology_links", "parse_link"]
 
@@ -32,7 +33,7 @@ class Link(NamedTuple):
     def __str__(self) -> str:
         return f"{self.src}->{self.dst}"
 
-    def reverse(self) -> "Link":
+    def reverse(self) -> Link:
         return Link(self.dst, self.src)
 
 

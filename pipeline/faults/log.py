@@ -50,7 +50,7 @@ class FaultRecord:
     ended_at: float | None = None
     end_note: str = ""
     _undo: Callable[[], object] | None = field(default=None, repr=False)  # its result is ignored
-    _log: "FaultLog | None" = field(default=None, repr=False)
+    _log: FaultLog | None = field(default=None, repr=False)
 
     @property
     def tag(self) -> str:
@@ -60,7 +60,7 @@ class FaultRecord:
     def active(self) -> bool:
         return self.ended_at is None
 
-    def revert(self) -> "FaultRecord":
+    def revert(self) -> FaultRecord:
         """Undo this fault (only this one); idempotent."""
         if self.ended_at is None:
             if self._undo is not None:
@@ -75,7 +75,7 @@ class FaultRecord:
             if self._log is not None:
                 self._log._event(self, f"end ({note})")
 
-    def __enter__(self) -> "FaultRecord":
+    def __enter__(self) -> FaultRecord:
         return self
 
     def __exit__(self, *exc: object) -> None:

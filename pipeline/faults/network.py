@@ -94,14 +94,14 @@ class NetworkFaults(FaultBase):
 
     def _verify_blocked(self, record: FaultRecord, links: list[Link], mode: str, state_tag: str = "-drop") -> None:
         table = self._require_links(record.kind)
-        by_probe = [l for l in links if self.cluster.health_path(l.dst) is not None]
-        by_state = [l for l in links if l not in by_probe]
+        by_probe = [link for link in links if self.cluster.health_path(link.dst) is not None]
+        by_state = [link for link in links if link not in by_probe]
         outcomes: dict[str, int] = {}
         deadline = time.monotonic() + self.verify_timeout
         pending = list(by_probe)
         while pending:
             results = self._probe(pending)
-            pending = [l for l, r in results.items() if r.flows]
+            pending = [link for link, r in results.items() if r.flows]
             for r in results.values():
                 if not r.flows:
                     outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
@@ -127,15 +127,15 @@ class NetworkFaults(FaultBase):
     def _verify_flowing(self, record: FaultRecord, links: Iterable[Link]) -> None:
         table = self._require_links(record.kind)
         links = list(links)
-        live = [l for l in links if self._live_http(l.dst)]
+        live = [link for link in links if self._live_http(link.dst)]
         skipped = len(links) - len(live)
         deadline = time.monotonic() + self.verify_timeout
         pending = list(live)
         while pending:
             results = self._probe(pending)
-            pending = [l for l, r in results.items() if not r.flows]
+            pending = [link for link, r in results.items() if not r.flows]
             if pending and time.monotonic() >= deadline:
-                detail = ", ".join(f"{l} ({results[l].outcome})" for l in pending)
+                detail = ", ".join(f"{link} ({results[link].outcome})" for link in pending)
                 raise FaultNotEffective(f"{record.kind} #{record.id}: links still do not flow: {detail}")
             if pending:
                 time.sleep(0.02)
@@ -156,7 +156,7 @@ class NetworkFaults(FaultBase):
     def _apply_plan(self, plan: shapes.PartitionPlan, mode: str, seed: int, verify: bool) -> FaultRecord:
         check_choice("mode", mode, MODES)
         table = self._require_links("partition")
-        cut = [l for l in table.links if l in plan.blocked]
+        cut = [link for link in table.links if link in plan.blocked]
         record = self._start("partition", f"{plan!r} mode={mode} cuts {len(cut)} links", seed,
                              params={"shape": plan.shape, "groups": [list(g) for g in plan.groups],
                                      "mode": mode},
@@ -288,11 +288,11 @@ class NetworkFaults(FaultBase):
         table = self._require_links("latency")
         record = self._start("latency", f"{min_ms}-{max_ms}ms {spread} on {len(chosen)} links ({stream})", seed,
                              params={"min_ms": min_ms, "max_ms": max_ms, "stream": stream, "spread": spread,
-                                     "delays": {str(l): d for l, d in delays.items()}},
+                                     "delays": {str(link): d for link, d in delays.items()}},
                              links=tuple(chosen))
         streams = ("upstream", "downstream") if stream == "both" else (stream,)
         done: list[Link] = []
-        record._undo = lambda: [table.remove_toxics(l, record.tag) for l in done]
+        record._undo = lambda: [table.remove_toxics(link, record.tag) for link in done]
         try:
             for link in chosen:
                 latency_ms, jitter_ms = delays[link]
@@ -308,7 +308,7 @@ class NetworkFaults(FaultBase):
 
     def _verify_latency(self, record: FaultRecord, links: list[Link], min_ms: int, max_ms: int) -> None:
         table = self._require_links("latency")
-        probe_links = [l for l in links if self._live_http(l.dst) and table.only_faulted_by(l, record.tag)][:3]
+        probe_links = [link for link in links if self._live_http(link.dst) and table.only_faulted_by(link, record.tag)][:3]
         if min_ms > 0 and probe_links:
             old = self.probe_timeout
             self.probe_timeout = max(old, 2 * max_ms / 1000 + 2.0)
@@ -316,9 +316,9 @@ class NetworkFaults(FaultBase):
                 results = self._probe(probe_links)
             finally:
                 self.probe_timeout = old
-            slow = {l: r for l, r in results.items() if r.flows and r.elapsed >= min_ms / 1000}
+            slow = {link: r for link, r in results.items() if r.flows and r.elapsed >= min_ms / 1000}
             if len(slow) != len(probe_links):
-                detail = ", ".join(f"{l}: {r.outcome} in {r.elapsed * 1000:.0f}ms" for l, r in results.items())
+                detail = ", ".join(f"{link}: {r.outcome} in {r.elapsed * 1000:.0f}ms" for link, r in results.items())
                 raise FaultNotEffective(f"latency #{record.id}: exchange not delayed by >= {min_ms}ms: {detail}")
             worst = min(r.elapsed for r in slow.values()) * 1000
             self._verified(record, f"exchange on {len(slow)} links took >= {worst:.0f}ms")
@@ -349,7 +349,7 @@ class NetworkFaults(FaultBase):
                              seed, params={"probability": probability, "mode": mode, "timeout_ms": timeout_ms},
                              links=tuple(chosen))
         done: list[Link] = []
-        record._undo = lambda: [table.remove_toxics(l, record.tag) for l in done]
+        record._undo = lambda: [table.remove_toxics(link, record.tag) for link in done]
         try:
             for link in chosen:
                 attrs = {"timeout": 0} if mode == "reset" else {"timeout": timeout_ms}

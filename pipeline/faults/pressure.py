@@ -35,7 +35,8 @@ import sys
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from pipeline.cluster.process import child_setup
 
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["Pressure", "PressureError", "cpu_pressure", "memory_pressure", "MAX_SECONDS"]
 
 MAX_SECONDS = 600.0
-_LIVE: "weakref.WeakSet[Pressure]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Pressure] = weakref.WeakSet()
 
 
 class PressureError(ValueError):
@@ -68,7 +69,7 @@ class Pressure:
     """A running pressure helper.  Use as a context manager or call ``stop``."""
 
     def __init__(self, kind: str, argv: list[str], seconds: float, *, cpus: Iterable[int] | None = None,
-                 state: "RunState | None" = None, label: str = "") -> None:
+                 state: RunState | None = None, label: str = "") -> None:
         self.kind = kind
         self.seconds = seconds
         self.label = label or kind
@@ -130,7 +131,7 @@ class Pressure:
         _LIVE.discard(self)
         return code
 
-    def __enter__(self) -> "Pressure":
+    def __enter__(self) -> Pressure:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -147,7 +148,7 @@ def _check_seconds(seconds: float) -> float:
 
 
 def cpu_pressure(seconds: float, workers: int = 1, *, cpus: Iterable[int] | None = None,
-                 state: "RunState | None" = None) -> Pressure:
+                 state: RunState | None = None) -> Pressure:
     """Burn ``workers`` CPUs for ``seconds`` (optionally pinned to ``cpus``)."""
     seconds = _check_seconds(seconds)
     limit = max(1, (os.cpu_count() or 1) * 2)
@@ -158,7 +159,7 @@ def cpu_pressure(seconds: float, workers: int = 1, *, cpus: Iterable[int] | None
     return Pressure("cpu", argv, seconds, cpus=cpus, state=state, label=f"cpu x{workers} {seconds:g}s")
 
 
-def memory_pressure(mb: int, seconds: float, *, state: "RunState | None" = None) -> Pressure:
+def memory_pressure(mb: int, seconds: float, *, state: RunState | None = None) -> Pressure:
     """Hold ``mb`` MiB of touched (resident) memory for ``seconds``."""
     seconds = _check_seconds(seconds)
     cap = max(1, _available_mb() // 2)

@@ -25,8 +25,8 @@ fault that asked).
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from pipeline.cluster.topology import Link
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.run.config import Policy, Stage
 from pipeline.report.junit import Case, StageReport
-from pipeline.run.stage import (COMPLETED, INTERRUPTED, MISSING, NOT_RUN, SKIPPED, TIMED_OUT, UNRECORDED,
-                            StageRun)
 from pipeline.report.threshold import Check, check_all
+from pipeline.run.config import Policy, Stage
+from pipeline.run.stage import COMPLETED, INTERRUPTED, MISSING, NOT_RUN, SKIPPED, TIMED_OUT, UNRECORDED, StageRun
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 WARN = "warn"

@@ -31,8 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from junitparser import Error, Failure, JUnitXml, JUnitXmlError, Skipped, TestSuite
-from junitparser import xunit2
+from junitparser import Error, Failure, JUnitXml, JUnitXmlError, Skipped, TestSuite, xunit2
 
 METRIC_PREFIX = "metric."
 TRUSTED = "pipeline.trusted"
@@ -50,7 +49,7 @@ class Counts:
     skipped: int = 0
     flaky: int = 0
 
-    def __add__(self, other: "Counts") -> "Counts":
+    def __add__(self, other: Counts) -> Counts:
         return Counts(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
 
     def as_tuple(self) -> tuple[int, ...]:

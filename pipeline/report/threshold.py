@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 import operator
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -59,7 +59,7 @@ class Threshold:
 
     __str__ = __repr__
 
-    def check(self, metrics: Mapping[str, float]) -> "Check":
+    def check(self, metrics: Mapping[str, float]) -> Check:
         """Check this threshold against reported metrics."""
         return Check(self, metrics.get(self.metric))
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from pipeline.run.branch import BRANCH_TYPES
 from pipeline.report.threshold import PERFORMANCE_DEFAULTS, Threshold, ThresholdError, parse_threshold
+from pipeline.run.branch import BRANCH_TYPES
 
 REQUIREMENTS = ("required", "optional", "skip")
 SEVERITIES = ("fail", "warn")

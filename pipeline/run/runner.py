@@ -12,17 +12,31 @@ import datetime
 import shlex
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable, Sequence
+from typing import IO
 
 from pipeline.report import gate as gates
 from pipeline.report import junit, summary
 from pipeline.run.branch import branch_type_from_ref, check_branch_type
 from pipeline.run.config import Config, ConfigError, Stage, load_config
 from pipeline.run.sessions import SessionListError, list_sessions
-from pipeline.run.stage import (INTERRUPTED, MISSING, NOT_RUN, SKIPPED, UNRECORDED, Interrupted, StageRun,
-                            clear_outputs, interruptible, posargs, read_record, run_stage, write_record)
+from pipeline.run.stage import (
+    INTERRUPTED,
+    MISSING,
+    NOT_RUN,
+    SKIPPED,
+    UNRECORDED,
+    Interrupted,
+    StageRun,
+    clear_outputs,
+    interruptible,
+    posargs,
+    read_record,
+    run_stage,
+    write_record,
+)
 
 PIPELINE, GATE = "pipeline", "gate"
 
@@ -70,7 +84,7 @@ def execute(steps: Sequence[Step], state: State) -> int:
 
 def start(options: Options, mode: str, out: IO[str] | None = None) -> State:
     return State(options, mode, out or sys.stdout,
-                 datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), time.monotonic())
+                 datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), time.monotonic())
 
 
 def pipeline(options: Options, out: IO[str] | None = None) -> int:

@@ -22,7 +22,8 @@ condition or the system and propagates at once.
 from __future__ import annotations
 
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 __all__ = ["eventually", "EventuallyTimeout"]
 

@@ -59,7 +59,7 @@ def ping(address: tuple[str, int], timeout: float) -> dict:
         else:
             result["error"] = f"status {resp.status}"
         return result
-    except socket.timeout:
+    except TimeoutError:
         return {"ok": False, "ms": round((time.monotonic() - start) * 1000, 2), "error": "timeout"}
     except (OSError, http.client.HTTPException, ValueError) as exc:
         return {"ok": False, "ms": round((time.monotonic() - start) * 1000, 2),

@@ -71,6 +71,9 @@ async def _serve() -> None:
 def _spawn_servers() -> tuple[subprocess.Popen, int, int]:
     proc = subprocess.Popen([sys.executable, "-m", "pipeline.toxiproxy.bench", "--serve"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    if proc.stdout is None:  # cannot happen with stdout=PIPE
+        proc.kill()
+        raise RuntimeError("bench servers started without a stdout pipe")
     ports = json.loads(proc.stdout.readline())
     return proc, ports["echo"], ports["sink"]
 
@@ -175,7 +178,8 @@ def run(args: argparse.Namespace) -> dict:
         return out
     finally:
         proxy.stop()
-        servers.stdin.close()
+        if servers.stdin is not None:  # always a pipe (stdin=PIPE): closing it ends the servers
+            servers.stdin.close()
         servers.wait(10)
 
 

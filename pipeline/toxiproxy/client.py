@@ -20,6 +20,7 @@ has quirks a fault layer cannot live with; this wrapper keeps its transport
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
 from urllib.parse import quote, urlsplit
 
 import orjson
@@ -84,7 +85,7 @@ class ToxicInfo:
     attributes: dict = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, data: dict) -> "ToxicInfo":
+    def from_json(cls, data: dict) -> ToxicInfo:
         return cls(data["name"], data["type"], data.get("stream", "downstream"),
                    float(data.get("toxicity", 1.0)), dict(data.get("attributes") or {}))
 
@@ -106,7 +107,7 @@ class ProxyInfo:
         return int(self.listen.rpartition(":")[2])
 
     @classmethod
-    def from_json(cls, data: dict) -> "ProxyInfo":
+    def from_json(cls, data: dict) -> ProxyInfo:
         toxics = tuple(ToxicInfo.from_json(t) for t in data.get("toxics") or ())
         return cls(data["name"], data["listen"], data["upstream"], bool(data["enabled"]), toxics)
 
@@ -138,6 +139,20 @@ def _decode_error(content: bytes, status: int) -> tuple[str, int]:
         return content.decode(errors="replace").strip() or f"HTTP {status}", status
 
 
+class _Consumer(Protocol):
+    """The classmethods used of toxiproxy-python's ``APIConsumer`` (the package ships no types).
+
+    Each returns the ``requests`` response after ``validate_response`` raised
+    the library's exception for a 400, 404 or 409.
+    """
+
+    def get(self, url: str, params: Any = None, **kwargs: Any) -> requests.Response: ...
+
+    def delete(self, url: str, **kwargs: Any) -> requests.Response: ...
+
+    def post(self, url: str, data: Any = None, json: Any = None, **kwargs: Any) -> requests.Response: ...
+
+
 class ToxiproxyClient:
     """Talk to one Toxiproxy API; safe to have many, for different servers."""
 
@@ -150,7 +165,11 @@ class ToxiproxyClient:
         self.url = f"{parts.scheme}://{parts.netloc}".rstrip("/")
         self.timeout = timeout
         # The per-instance fix: a private subclass carries this client's address.
-        self._api = type("APIConsumer", (_tp_api.APIConsumer,), {"host": self.host, "port": self.port})
+        # cast: type() only says "a class"; this one is an APIConsumer subclass,
+        # whose classmethods are what _Consumer describes.
+        self._api = cast(
+            _Consumer, type("APIConsumer", (_tp_api.APIConsumer,), {"host": self.host, "port": self.port})
+        )
 
     def __repr__(self) -> str:
         return f"ToxiproxyClient({self.url!r}, timeout={self.timeout})"

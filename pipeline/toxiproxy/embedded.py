@@ -64,7 +64,7 @@ class EmbeddedToxiproxy:
         return f"http://{self.host}:{self.port}"
 
     # ------------------------------------------------------------ in a running loop
-    async def start_async(self) -> "EmbeddedToxiproxy":
+    async def start_async(self) -> EmbeddedToxiproxy:
         sock = _listen(self.host, self.port)
         self.port = sock.getsockname()[1]
         self._runner = web.AppRunner(make_app(self.server), access_log=None, handle_signals=False)
@@ -79,7 +79,7 @@ class EmbeddedToxiproxy:
             self._runner = None
 
     # ------------------------------------------------------------ own thread
-    def start(self, timeout: float = 10.0) -> "EmbeddedToxiproxy":
+    def start(self, timeout: float = 10.0) -> EmbeddedToxiproxy:
         ready = threading.Event()
         failure: list[BaseException] = []
 
@@ -120,7 +120,7 @@ class EmbeddedToxiproxy:
             thread.join(timeout)
             self._thread = None
 
-    def __enter__(self) -> "EmbeddedToxiproxy":
+    def __enter__(self) -> EmbeddedToxiproxy:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -147,7 +147,7 @@ class EmbeddedProcess:
         if self.proc.stdin is not None:
             self.proc.stdin.close()
 
-    def __enter__(self) -> "EmbeddedProcess":
+    def __enter__(self) -> EmbeddedProcess:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -172,30 +172,35 @@ def spawn_embedded(
     cmd = [*cmd, "--host", host, "--port", str(port), "--exit-on-stdin-eof"]
     if seed is not None:
         cmd += ["--seed", str(seed)]
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    log = open(log_path, "ab") if log_path else None  # noqa: SIM115
+    err = subprocess.DEVNULL if log is None else log
     try:
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
             cwd=str(Path(__file__).resolve().parents[2]),
         )
     finally:
-        if log is not subprocess.DEVNULL:
+        if log is not None:
             log.close()
+    stdout = proc.stdout
+    if stdout is None:  # cannot happen with stdout=PIPE
+        _kill(proc)
+        raise RuntimeError("embedded toxiproxy started without a stdout pipe")
     deadline = time.monotonic() + timeout
     line = b""
     with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
+        sel.register(stdout, selectors.EVENT_READ)
         while not line.endswith(b"\n"):
             left = deadline - time.monotonic()
             if left <= 0 or not sel.select(left):
                 _kill(proc)
                 raise TimeoutError(f"embedded toxiproxy gave no ready line within {timeout}s")
-            chunk = os.read(proc.stdout.fileno(), 4096)
+            chunk = os.read(stdout.fileno(), 4096)
             if not chunk:
                 _kill(proc)
                 raise RuntimeError(f"embedded toxiproxy exited early (code {proc.poll()})")
             line += chunk
-    proc.stdout.close()
+    stdout.close()
     m = READY_RE.search(line.decode(errors="replace"))
     if not m:
         _kill(proc)

@@ -20,6 +20,7 @@ import logging
 import random
 import socket
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from time import monotonic
 from typing import Protocol
@@ -81,7 +82,8 @@ class Side(asyncio.Protocol):
     def __init__(self) -> None:
         self.early: list[bytes] = []  # data delivered before the connection was wired
         self.early_eof = False
-        self.fast_write = None  # dst.write while the outgoing link is on the fast path
+        # dst.write while the outgoing link is on the fast path
+        self.fast_write: Callable[[bytes], None] | None = None
         self.link: Link | None = None  # link reading from this socket
         self.in_link: Link | None = None  # link writing to this socket
         self.transport: asyncio.Transport | None = None
@@ -90,6 +92,12 @@ class Side(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
         transport.pause_reading()  # until the connection is wired
+
+    def connected(self) -> asyncio.Transport:
+        """The socket's transport: a side is wired into links only once it connected."""
+        if self.transport is None:
+            raise RuntimeError("proxy socket used before its connection was made")
+        return self.transport
 
     def data_received(self, data: bytes) -> None:
         w = self.fast_write
@@ -130,12 +138,13 @@ class _Entry:
 class Link:
     """One direction of a connection: ``src`` socket -> toxic chain -> ``dst`` socket."""
 
-    def __init__(self, conn: "Connection", direction: str, src: Side, dst: Side, rng: random.Random):
+    def __init__(self, conn: Connection, direction: str, src: Side, dst: Side, rng: random.Random):
         self.conn = conn
         self.direction = direction
         self.src = src
+        self.src_transport = src.connected()
         self.dst_side = dst
-        self.dst = dst.transport
+        self.dst = dst.connected()
         self.rng = rng
         self.entries: dict[str, _Entry] = {}
         self.chain: list[Stage] = []
@@ -199,14 +208,14 @@ class Link:
     def _pause_src(self) -> None:
         if not self.src_paused:
             self.src_paused = True
-            if not self.src.transport.is_closing():
-                self.src.transport.pause_reading()
+            if not self.src_transport.is_closing():
+                self.src_transport.pause_reading()
 
     def _maybe_resume(self) -> None:
         if self.src_paused and not self.dst_paused and self.inflight <= PIPELINE_LOW:
             self.src_paused = False
-            if not self.conn.closed and not self.src.transport.is_closing():
-                self.src.transport.resume_reading()
+            if not self.conn.closed and not self.src_transport.is_closing():
+                self.src_transport.resume_reading()
 
     def on_dst_pause(self) -> None:
         self.dst_paused = True
@@ -305,12 +314,10 @@ class Link:
     def _activate(self, entry: _Entry) -> None:
         if self.finished or (self.fast and self.eof_seen):
             return  # the stream already ended: nothing left to poison
-        stage = STAGES[entry.spec.type](self, entry.spec)
+        pos = sum(1 for s in self.chain if s.order < entry.spec.order)
+        out = self.chain[pos].inq if pos < len(self.chain) else self.writer_pipe
+        stage = STAGES[entry.spec.type](self, entry.spec, out)
         entry.stage = stage
-        order = entry.spec.order
-        pos = sum(1 for s in self.chain if s.order < order)
-        stage.order = order
-        stage.out = self.chain[pos].inq if pos < len(self.chain) else self.writer_pipe
         if pos == 0:
             self.head = stage.inq
         else:
@@ -323,6 +330,8 @@ class Link:
 
     def _deactivate(self, entry: _Entry) -> None:
         stage, entry.stage = entry.stage, None
+        if stage is None:  # callers check entry.stage first
+            raise RuntimeError(f"toxic {entry.spec.name} has no stage on this link to remove")
         pos = self.chain.index(stage)
         stage.detach()
         if pos == 0:
@@ -370,8 +379,8 @@ class Connection:
         toxics = list(self.proxy.toxics.values())
         self.up.start([t for t in toxics if t.stream == "upstream"])
         self.down.start([t for t in toxics if t.stream == "downstream"])
-        self.client.transport.resume_reading()
-        self.upstream.transport.resume_reading()
+        self.client.connected().resume_reading()
+        self.upstream.connected().resume_reading()
 
     def link_for(self, stream: str) -> Link:
         return self.up if stream == "upstream" else self.down
@@ -383,9 +392,10 @@ class Connection:
     def side_lost(self, side: Side) -> None:
         if self.closed:
             return
-        side.link.feed_end()  # nothing more will be read from it
-        writer = side.in_link  # nothing more can be written to it
-        writer.stop()
+        # The client's socket feeds ``up`` and is written by ``down``; the upstream's the other way round.
+        reader, writer = (self.up, self.down) if side is self.client else (self.down, self.up)
+        reader.feed_end()  # nothing more will be read from it
+        writer.stop()  # nothing more can be written to it
         self.link_finished()
 
     def _teardown(self) -> bool:
@@ -400,22 +410,23 @@ class Connection:
     def close(self) -> None:
         """Graceful: flush what is buffered, then FIN both sockets."""
         if self._teardown():
-            self.client.transport.close()
-            self.upstream.transport.close()
+            self.client.connected().close()
+            self.upstream.connected().close()
 
     def abort(self) -> None:
         """Drop both sockets now (proxy disabled or deleted)."""
         if self._teardown():
-            self.client.transport.abort()
-            self.upstream.transport.abort()
+            self.client.connected().abort()
+            self.upstream.connected().abort()
 
     def reset(self) -> None:
         """RST both peers: SO_LINGER 0 then close (Toxiproxy's reset_peer)."""
         if self._teardown():
             for side in (self.client, self.upstream):
-                sock = side.transport.get_extra_info("socket")
+                transport = side.connected()
+                sock = transport.get_extra_info("socket")
                 try:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
                 except (OSError, AttributeError):
                     pass
-                side.transport.abort()
+                transport.abort()

@@ -22,6 +22,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 
 from .client import ToxiproxyClient, ToxiproxyError, ToxiproxyUnavailable
 from .embedded import EmbeddedToxiproxy, spawn_embedded
@@ -59,7 +60,7 @@ class ToxiproxyHandle:
             atexit.unregister(self.close)
             closer()
 
-    def __enter__(self) -> "ToxiproxyHandle":
+    def __enter__(self) -> ToxiproxyHandle:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -112,11 +113,12 @@ def start_binary(binary: str, *, seed: int | None = None, timeout: float = 15.0,
         cmd = [binary, "-host", "127.0.0.1", "-port", str(port)]
         if seed is not None:
             cmd += ["-seed", str(seed)]
-        log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        log = open(log_path, "ab") if log_path else None  # noqa: SIM115
+        out = subprocess.DEVNULL if log is None else log
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
         finally:
-            if log is not subprocess.DEVNULL:
+            if log is not None:
                 log.close()
         url = f"http://127.0.0.1:{port}"
         if _wait_ready(url, proc, time.monotonic() + timeout):
@@ -138,7 +140,7 @@ def start_embedded(mode: str = "subprocess", *, seed: int | None = None, timeout
 
 
 def locate(*, url: str | None = None, embedded: str = "subprocess", seed: int | None = None,
-           startup_timeout: float = 15.0, env: dict | None = None,
+           startup_timeout: float = 15.0, env: Mapping[str, str] | None = None,
            log_path: str | os.PathLike | None = None) -> ToxiproxyHandle:
     """Return a handle on the Toxiproxy API for this run (see module docstring)."""
     env = os.environ if env is None else env

@@ -75,7 +75,7 @@ class Pipe:
                 handle.cancel()
         return bool(self.items)
 
-    def drain_to(self, other: "Pipe") -> None:
+    def drain_to(self, other: Pipe) -> None:
         """Move every queued item, in order, to ``other`` (used on stage removal)."""
         while self.items:
             other.put(self.items.popleft())

@@ -75,7 +75,7 @@ def _bind(host: str, port: int) -> socket.socket:
 class Proxy:
     """A listener plus its live connections and its ordered toxics."""
 
-    def __init__(self, server: "ToxiproxyServer", name: str, listen: str, upstream: str) -> None:
+    def __init__(self, server: ToxiproxyServer, name: str, listen: str, upstream: str) -> None:
         self.server = server
         self.name = name
         self.listen = listen
@@ -124,24 +124,26 @@ class Proxy:
         for conn in list(self.connections):
             conn.abort()
 
-    async def _connect(self, client: "_ClientSide") -> None:
+    async def _connect(self, client: _ClientSide) -> None:
         loop = asyncio.get_running_loop()
+        client_transport = client.connected()  # this task starts from its connection_made
         try:
             host, port = split_hostport(self.upstream, "upstream", allow_zero=False)
             _, upstream = await loop.create_connection(Side, host, port)
         except asyncio.CancelledError:
-            client.transport.abort()
+            client_transport.abort()
             raise
         except (OSError, ApiError) as exc:
             log.warning("proxy %s: upstream %s unreachable: %s", self.name, self.upstream, exc)
-            client.transport.close()
+            client_transport.close()
             return
+        upstream_transport = upstream.connected()
         if client.lost or not self.enabled:
-            upstream.transport.close()
-            client.transport.close()
+            upstream_transport.close()
+            client_transport.close()
             return
-        tune_socket(client.transport)
-        tune_socket(upstream.transport)
+        tune_socket(client_transport)
+        tune_socket(upstream_transport)
         conn = Connection(self, next(self._seq), client, upstream)
         self.connections.add(conn)
         conn.start()
@@ -190,7 +192,7 @@ class _ClientSide(Side):
         super().__init__()
         self.proxy = proxy
         self.lost = False
-        self.task = None
+        self.task: asyncio.Task[None] | None = None  # connecting upstream
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)

@@ -63,7 +63,7 @@ def closed_by_peer(sock: socket.socket, timeout: float = 5.0) -> str:
                 return "eof"
     except ConnectionResetError:
         return "reset"
-    except socket.timeout:
+    except TimeoutError:
         raise AssertionError(f"connection still open after {timeout}s") from None
 
 
@@ -147,7 +147,7 @@ class EchoServer:
         for t in self._threads:
             t.join(5)
 
-    def __enter__(self) -> "EchoServer":
+    def __enter__(self) -> EchoServer:
         return self
 
     def __exit__(self, *exc) -> None:

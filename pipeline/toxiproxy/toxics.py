@@ -146,14 +146,20 @@ class StageLink(Protocol):
 
 
 class Stage:
-    """One toxic on one link direction: reads ``inq``, writes ``out``."""
+    """One toxic on one link direction: reads ``inq``, writes ``out``.
 
-    def __init__(self, link: StageLink, spec: ToxicSpec) -> None:
+    ``out`` is given at construction (the next stage's ``inq`` or the link's
+    writer pipe) and re-pointed by the link when a neighbour is added or
+    removed; ``order`` is the toxic's place in the chain (``ToxicSpec.order``).
+    """
+
+    def __init__(self, link: StageLink, spec: ToxicSpec, out: Pipe) -> None:
         self.link = link
         self.name = spec.name
+        self.order = spec.order
         self.attrs = dict(spec.attributes)
         self.inq = Pipe()
-        self.out: Pipe | None = None
+        self.out = out
         self.cur: tuple | None = None  # taken from inq, not yet fully emitted
         self.task: asyncio.Task | None = None
         self._sleeper: asyncio.Future | None = None
@@ -375,8 +381,8 @@ class LimitDataStage(Stage):
     The count survives updates (Toxiproxy keeps it as per-link toxic state).
     """
 
-    def __init__(self, link: StageLink, spec: ToxicSpec) -> None:
-        super().__init__(link, spec)
+    def __init__(self, link: StageLink, spec: ToxicSpec, out: Pipe) -> None:
+        super().__init__(link, spec, out)
         self.transmitted = 0
 
     async def body(self) -> None:

@@ -15,7 +15,7 @@ demand_lists = st.lists(st.floats(0, 500, allow_nan=False), min_size=1, max_size
 
 def _common(capacity, demands, shares):
     assert len(shares) == len(demands)
-    assert all(-EPS <= s <= d + EPS for s, d in zip(shares, demands))  # never above demand
+    assert all(-EPS <= s <= d + EPS for s, d in zip(shares, demands, strict=True))  # never above demand
     assert sum(shares) <= capacity + EPS * (1 + capacity)  # never above capacity
 
 
@@ -29,7 +29,7 @@ def test_fair_share_is_max_min_fair(capacity, demands):
     else:
         assert sum(shares) == pytest.approx(capacity, abs=tol)  # nothing wasted
         # Max-min: anyone left short holds at least as much as everyone else.
-        for s, d in zip(shares, demands):
+        for s, d in zip(shares, demands, strict=True):
             if s < d - tol:
                 assert all(s >= other - tol for other in shares)
 
@@ -45,7 +45,7 @@ def test_proportional_shares_follow_demand(capacity, demands):
     _common(capacity, demands, shares)
     total = sum(demands)
     if total > capacity and total > 0:
-        for s, d in zip(shares, demands):
+        for s, d in zip(shares, demands, strict=True):
             assert s == pytest.approx(capacity * d / total)
 
 

@@ -64,14 +64,14 @@ def test_tally_counts_and_weights():
 def test_decided_only_when_every_completion_agrees(votes, rule, raw_weights, threshold):
     """The verdict is final exactly when all ways of casting the missing votes agree."""
     voters = [f"v{i}" for i in range(len(votes))]
-    weights = {v: w for v, w in zip(voters, raw_weights)} if rule == "weighted" else None
+    weights = {v: w for v, w in zip(voters, raw_weights, strict=False)} if rule == "weighted" else None
     if weights is not None and sum(weights.values()) == 0:
         weights[voters[0]] = 1
-    cast = {v: x for v, x in zip(voters, votes) if x is not None}
+    cast = {v: x for v, x in zip(voters, votes, strict=False) if x is not None}
     missing = [v for v in voters if v not in cast]
     outcomes = set()
     for fill in product(["approve", "reject"], repeat=len(missing)):
-        full = dict(cast, **dict(zip(missing, fill)))
+        full = dict(cast, **dict(zip(missing, fill, strict=False)))
         outcomes.add(_verdict(rule, full, voters, weights, threshold))
     assert "open" not in outcomes  # a complete vote is always decided
     now = _verdict(rule, cast, voters, weights, threshold)

@@ -226,7 +226,7 @@ def test_proposals_commit_in_order_on_every_node() -> None:
     leader = net.run_until_leader()
     proposals = [net.call(leader, "propose", {"n": k}).proposal for k in range(5)]
     settle(net)
-    for p, k in zip(proposals, range(5)):
+    for p, k in zip(proposals, range(5), strict=False):
         for i in net.ids:
             e = net.applied[i][p.index]
             assert (e.term, e.data) == (p.term, {"n": k})

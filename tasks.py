@@ -31,8 +31,15 @@ def _finish(code: int) -> None:
         raise Exit(code=code)
 
 
-@task(help={"branch-type": _BRANCH_TYPE, "branch": _BRANCH, "config": _CONFIG, "stage": _STAGE,
-            "pytest-args": "extra pytest arguments for every stage, e.g. \"-k auction -x\""})
+@task(
+    help={
+        "branch-type": _BRANCH_TYPE,
+        "branch": _BRANCH,
+        "config": _CONFIG,
+        "stage": _STAGE,
+        "pytest-args": 'extra pytest arguments for every stage, e.g. "-k auction -x"',
+    }
+)
 def pipeline(c, branch_type=None, branch=None, config=None, pytest_args="", stage=""):
     """Run the policy's stages, merge their JUnit, judge the gate."""
     _finish(runner.pipeline(runner.Options(branch_type, branch, config, pytest_args, _stages(stage))))
@@ -61,8 +68,12 @@ def matrix(c, branch=None, branch_type=None, config=None):
     print(matrix_json(matrix_entries(cfg, branch_type)))
 
 
-@task(help={"run": "clean only this run id (default: every run whose runner is gone)",
-            "dry-run": "only say what would be removed"})
+@task(
+    help={
+        "run": "clean only this run id (default: every run whose runner is gone)",
+        "dry-run": "only say what would be removed",
+    }
+)
 def cluster_clean(c, run="", dry_run=False):
     """Remove what crashed cluster runs left behind."""
     from pipeline.cluster import clean

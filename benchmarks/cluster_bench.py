@@ -29,8 +29,7 @@ from pathlib import Path
 from pipeline.cluster.config import cluster_config
 from pipeline.cluster.manager import ClusterManager, shared_toxiproxy
 
-PING = [sys.executable, "-m", "pipeline.testing.pingnode", "--name", "{name}", "--port", "{port}",
-        "--peers", "{peers}"]
+PING = [sys.executable, "-m", "pipeline.testing.pingnode", "--name", "{name}", "--port", "{port}", "--peers", "{peers}"]
 TARGETS = {5: (2.0, 1.0)}  # nodes -> (ready s, teardown s)
 
 
@@ -49,8 +48,10 @@ def measure(manager: ClusterManager, nodes: int, reps: int) -> tuple[list[float]
 
 
 def row(label: str, values: list[float]) -> str:
-    return (f"{label:<22} median {statistics.median(values) * 1000:7.0f} ms   "
-            f"min {min(values) * 1000:7.0f} ms   max {max(values) * 1000:7.0f} ms")
+    return (
+        f"{label:<22} median {statistics.median(values) * 1000:7.0f} ms   "
+        f"min {min(values) * 1000:7.0f} ms   max {max(values) * 1000:7.0f} ms"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

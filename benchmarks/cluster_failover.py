@@ -33,8 +33,25 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.cluster import ClusterManager, cluster_config  # noqa: E402
 
-COMMAND = [sys.executable, "-m", "mabeam", "--node-id", "{name}", "--host", "{host}", "--port", "{port}",
-           "--peers", "{peers}", "--data-dir", "{data_dir}", "--tick-ms", "50", "--member-grace-s", "60"]
+COMMAND = [
+    sys.executable,
+    "-m",
+    "mabeam",
+    "--node-id",
+    "{name}",
+    "--host",
+    "{host}",
+    "--port",
+    "{port}",
+    "--peers",
+    "{peers}",
+    "--data-dir",
+    "{data_dir}",
+    "--tick-ms",
+    "50",
+    "--member-grace-s",
+    "60",
+]
 
 
 def health(c: Any, n: str) -> dict[str, Any]:
@@ -142,8 +159,10 @@ def throughput(c: Any, names: list[str], seconds: float, clients: int) -> float:
 
 def summary(name: str, values: list[float], target: float | None) -> str:
     mark = "" if target is None else ("  OK" if max(values) <= target else f"  OVER target {target:g}")
-    return (f"{name:32s} median {statistics.median(values):7.3f}  max {max(values):7.3f}  "
-            f"({', '.join(f'{v:.3f}' for v in values)}){mark}")
+    return (
+        f"{name:32s} median {statistics.median(values):7.3f}  max {max(values):7.3f}  "
+        f"({', '.join(f'{v:.3f}' for v in values)}){mark}"
+    )
 
 
 def main() -> int:

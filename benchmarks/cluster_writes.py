@@ -84,10 +84,31 @@ def phase(c: Any, names: list[str], targets: list[str], label: str, args: argpar
         out = Path(args.profile)
         out.mkdir(parents=True, exist_ok=True)
         for n, pid in pids.items():
-            spies.append((n, out / f"{n}-{label}.txt", subprocess.Popen(
-                ["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--nonblocking",
-                 "--duration", str(int(args.seconds) + 1), "--output", str(out / f"{n}-{label}.txt")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+            spies.append(
+                (
+                    n,
+                    out / f"{n}-{label}.txt",
+                    subprocess.Popen(
+                        [
+                            "py-spy",
+                            "record",
+                            "--pid",
+                            str(pid),
+                            "--format",
+                            "raw",
+                            "--rate",
+                            "200",
+                            "--nonblocking",
+                            "--duration",
+                            str(int(args.seconds) + 1),
+                            "--output",
+                            str(out / f"{n}-{label}.txt"),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    ),
+                )
+            )
         time.sleep(0.5)
     seen = {n: counters(c, n) for n in names}
     before = {n: cpu_seconds(p) for n, p in pids.items()}
@@ -99,8 +120,11 @@ def phase(c: Any, names: list[str], targets: list[str], label: str, args: argpar
     ops = done / args.seconds
     lead = leader(c, names)
     per = "  ".join(f"{n}{'*' if n == lead else ''} {1e6 * used[n] / max(done, 1):5.0f}" for n in names)
-    print(f"{label:8s} {ops:7.0f} ops/s   node CPU us/write: {per}   total "
-          f"{1e6 * sum(used.values()) / max(done, 1):5.0f}", flush=True)
+    print(
+        f"{label:8s} {ops:7.0f} ops/s   node CPU us/write: {per}   total "
+        f"{1e6 * sum(used.values()) / max(done, 1):5.0f}",
+        flush=True,
+    )
     # HTTP requests each node served per acknowledged write, by route (the per-write overhead)
     for route in ("raft.message", "raft.propose"):
         key = "ops." + route
@@ -129,8 +153,10 @@ def main() -> int:
             results["leader"].append(phase(c, names, [lead], "leader", args))
             results["all"].append(phase(c, names, names, "all", args))
     for label, values in results.items():
-        print(f"write ops/s, clients on {label:6s} median {statistics.median(values):6.0f}  "
-              f"({', '.join(f'{v:.0f}' for v in values)})")
+        print(
+            f"write ops/s, clients on {label:6s} median {statistics.median(values):6.0f}  "
+            f"({', '.join(f'{v:.0f}' for v in values)})"
+        )
     return 0
 
 

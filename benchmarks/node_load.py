@@ -48,16 +48,19 @@ class Result:
 
         rate = n / self.elapsed if self.elapsed else 0.0
         codes = ",".join(f"{k}:{v}" for k, v in sorted(self.statuses.items()))
-        return (f"{self.name:<22} {n:>7} req {self.elapsed:7.2f} s {rate:9.1f} req/s  "
-                f"p50 {pct(0.50):7.2f} ms  p95 {pct(0.95):7.2f} ms  p99 {pct(0.99):7.2f} ms  "
-                f"errors {self.errors}  [{codes}]")
+        return (
+            f"{self.name:<22} {n:>7} req {self.elapsed:7.2f} s {rate:9.1f} req/s  "
+            f"p50 {pct(0.50):7.2f} ms  p95 {pct(0.95):7.2f} ms  p99 {pct(0.99):7.2f} ms  "
+            f"errors {self.errors}  [{codes}]"
+        )
 
 
 def start_node() -> tuple[subprocess.Popen, str, float]:
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "mabeam", "--node-id", "bench", "--port", "0", "--seed", "1"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     line = proc.stdout.readline()
     if "listening on" not in line:
@@ -79,8 +82,15 @@ async def wait_healthy(session: aiohttp.ClientSession, url: str, started: float)
     raise SystemExit("node never became healthy")
 
 
-async def drive(session: aiohttp.ClientSession, name: str, make: Callable[[int], tuple[str, str, dict | None]],
-                ok: set[int], requests: int, concurrency: int, duration: float) -> Result:
+async def drive(
+    session: aiohttp.ClientSession,
+    name: str,
+    make: Callable[[int], tuple[str, str, dict | None]],
+    ok: set[int],
+    requests: int,
+    concurrency: int,
+    duration: float,
+) -> Result:
     result = Result(name)
     counter = itertools.count()
     deadline = time.monotonic() + duration
@@ -119,8 +129,9 @@ async def main(args: argparse.Namespace) -> None:
             print(f"node {url}: healthy {ready * 1000:.0f} ms after process start")
             auctions = []
             for i in range(args.auctions):
-                async with session.post(url + "/auctions", json={
-                    "type": "sealed_bid", "item": f"item-{i}", "duration_s": 3600}) as resp:
+                async with session.post(
+                    url + "/auctions", json={"type": "sealed_bid", "item": f"item-{i}", "duration_s": 3600}
+                ) as resp:
                     auctions.append((await resp.json())["id"])
 
             def bid(i: int, wait: bool) -> tuple[str, str, dict]:
@@ -132,17 +143,21 @@ async def main(args: argparse.Namespace) -> None:
                 ("POST bids (202)", lambda i: bid(i, False), {202}),
                 ("POST bids wait=true", lambda i: bid(i, True), {201}),
             ]
-            print(f"{args.auctions} sealed-bid auctions; concurrency {args.concurrency}; "
-                  f"at most {args.requests} requests or {args.duration:g} s per scenario")
+            print(
+                f"{args.auctions} sealed-bid auctions; concurrency {args.concurrency}; "
+                f"at most {args.requests} requests or {args.duration:g} s per scenario"
+            )
             for name, make, ok in scenarios:
                 result = await drive(session, name, make, ok, args.requests, args.concurrency, args.duration)
                 print(result.line(), flush=True)
             async with session.get(url + "/telemetry") as resp:
                 tel = await resp.json()
             proc_info = tel["process"]
-            print(f"node after load: rss {proc_info['rss_bytes'] / 2**20:.1f} MiB, "
-                  f"cpu {proc_info['cpu_seconds']:.1f} s, applied {tel['gauges']['commands_applied']:.0f} commands, "
-                  f"bids pending {tel['gauges']['bids_pending']:.0f}")
+            print(
+                f"node after load: rss {proc_info['rss_bytes'] / 2**20:.1f} MiB, "
+                f"cpu {proc_info['cpu_seconds']:.1f} s, applied {tel['gauges']['commands_applied']:.0f} commands, "
+                f"bids pending {tel['gauges']['bids_pending']:.0f}"
+            )
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

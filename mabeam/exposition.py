@@ -34,12 +34,16 @@ def render(telemetry: Telemetry) -> str:
     lines: list[str] = []
     ops = {k[4:]: v for k, v in snap["counters"].items() if k.startswith("ops.")}
     lines += _family(
-        "mabeam_requests_total", "counter", "Requests handled, by operation.",
+        "mabeam_requests_total",
+        "counter",
+        "Requests handled, by operation.",
         (f'mabeam_requests_total{{node="{node}",op="{_label(op)}"}} {n}' for op, n in sorted(ops.items())),
     )
     others = {k: v for k, v in snap["counters"].items() if not k.startswith("ops.")}
     lines += _family(
-        "mabeam_events_total", "counter", "Other node counters (errors, commands), by name.",
+        "mabeam_events_total",
+        "counter",
+        "Other node counters (errors, commands), by name.",
         (f'mabeam_events_total{{node="{node}",name="{_label(k)}"}} {v}' for k, v in sorted(others.items())),
     )
     hist_lines = []
@@ -55,20 +59,37 @@ def render(telemetry: Telemetry) -> str:
         metric = "mabeam_" + _metric_name(name)
         lines += _family(metric, "gauge", f"Gauge {name}.", [f'{metric}{{node="{node}"}} {float(value)!r}'])
     proc = snap["process"]
-    lines += _family("process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.",
-                     [f"process_cpu_seconds_total {proc['cpu_seconds']!r}"])
-    lines += _family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-                     [f"process_resident_memory_bytes {proc['rss_bytes']}"])
-    lines += _family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
-                     [f"process_start_time_seconds {proc['start_time']!r}"])
-    lines += _family("process_cpu_percent", "gauge", "CPU use since the previous read, in percent of one core.",
-                     [f"process_cpu_percent {float(proc['cpu_percent'])!r}"])
+    lines += _family(
+        "process_cpu_seconds_total",
+        "counter",
+        "User and system CPU time spent in seconds.",
+        [f"process_cpu_seconds_total {proc['cpu_seconds']!r}"],
+    )
+    lines += _family(
+        "process_resident_memory_bytes",
+        "gauge",
+        "Resident memory size in bytes.",
+        [f"process_resident_memory_bytes {proc['rss_bytes']}"],
+    )
+    lines += _family(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+        [f"process_start_time_seconds {proc['start_time']!r}"],
+    )
+    lines += _family(
+        "process_cpu_percent",
+        "gauge",
+        "CPU use since the previous read, in percent of one core.",
+        [f"process_cpu_percent {float(proc['cpu_percent'])!r}"],
+    )
     gc_info = proc["gc"]
     for metric, key, help_text in (
         ("python_gc_collections_total", "collections", "Number of times this generation was collected."),
         ("python_gc_objects_collected_total", "collected", "Objects collected during gc."),
         ("python_gc_objects_uncollectable_total", "uncollectable", "Uncollectable objects found during GC."),
     ):
-        lines += _family(metric, "counter", help_text,
-                         (f'{metric}{{generation="{g}"}} {n}' for g, n in enumerate(gc_info[key])))
+        lines += _family(
+            metric, "counter", help_text, (f'{metric}{{generation="{g}"}} {n}' for g, n in enumerate(gc_info[key]))
+        )
     return "\n".join(lines) + "\n"

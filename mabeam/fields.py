@@ -34,8 +34,9 @@ def _bounds(lo: float | None, gt: float | None, hi: float | None) -> str:
     return " and ".join(parts)
 
 
-def check_number(value: Any, name: str, lo: float | None = None, gt: float | None = None,
-                 hi: float | None = None) -> float:
+def check_number(
+    value: Any, name: str, lo: float | None = None, gt: float | None = None, hi: float | None = None
+) -> float:
     hi = MAX_NUMBER if hi is None else hi
     if (
         not is_number(value)
@@ -88,8 +89,15 @@ class Fields:
         value, present = self._get(key, default)
         return check_text(value, self.name(key), max_len) if present else value
 
-    def number(self, key: str, default: Any = MISSING, *, lo: float | None = None,
-               gt: float | None = None, hi: float | None = None) -> Any:
+    def number(
+        self,
+        key: str,
+        default: Any = MISSING,
+        *,
+        lo: float | None = None,
+        gt: float | None = None,
+        hi: float | None = None,
+    ) -> Any:
         value, present = self._get(key, default)
         return check_number(value, self.name(key), lo, gt, hi) if present else value
 
@@ -99,8 +107,11 @@ class Fields:
             return value
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        if not isinstance(value, int) or isinstance(value, bool) or (lo is not None and value < lo) or (
-            hi is not None and value > hi
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or (lo is not None and value < lo)
+            or (hi is not None and value > hi)
         ):
             bounds = _bounds(lo, None, hi)
             raise invalid(self.name(key), "an integer" + (f" {bounds}" if bounds else ""))
@@ -149,8 +160,9 @@ class Fields:
             raise invalid(name, "a list without duplicates")
         return value
 
-    def number_map(self, key: str, default: Any = MISSING, *, lo: float = 0, gt: float | None = None,
-                   min_len: int = 0) -> Any:
+    def number_map(
+        self, key: str, default: Any = MISSING, *, lo: float = 0, gt: float | None = None, min_len: int = 0
+    ) -> Any:
         value, present = self._get(key, default)
         if not present:
             return value

@@ -30,7 +30,7 @@ class Log(Protocol):
         ...
 
     def mode(self) -> str:
-        """"normal", "partition_detected" or "safe_mode"."""
+        """ "normal", "partition_detected" or "safe_mode"."""
         ...
 
 

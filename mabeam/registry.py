@@ -38,9 +38,7 @@ class Registry:
         names.remove(name)
         if not names:
             del self.by_ref[entry["ref"]]
-        state.events.append(
-            "registry.unregistered", {"name": name, "ref": entry["ref"], "reason": reason}, time, node
-        )
+        state.events.append("registry.unregistered", {"name": name, "ref": entry["ref"], "reason": reason}, time, node)
         return entry
 
 

@@ -47,8 +47,9 @@ def node(cluster_manager):
     """A running ``mabeam`` node (``n1``) for the whole session."""
     override = os.environ.get("MABEAM_NODE_CMD")
     command = shlex.split(override) if override else DEFAULT_COMMAND
-    handle = cluster_manager.start(cluster_config(1, command=command, health_path="/health", link_proxies=False,
-                                                  cwd=str(ROOT), ready_timeout=30))
+    handle = cluster_manager.start(
+        cluster_config(1, command=command, health_path="/health", link_proxies=False, cwd=str(ROOT), ready_timeout=30)
+    )
     client = Node(handle.node("n1"))
     try:
         yield client
@@ -93,5 +94,7 @@ def _node_survives(request):
         return
     process = request.getfixturevalue("node").process
     if not process.is_running():
-        pytest.fail(f"the node died during this test (exit code {process.exit_code}); "
-                    f"log tail:\n{process.log_tail()}", pytrace=False)
+        pytest.fail(
+            f"the node died during this test (exit code {process.exit_code}); log tail:\n{process.log_tail()}",
+            pytrace=False,
+        )

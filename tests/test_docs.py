@@ -73,8 +73,11 @@ class Block:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
                 names.append(node.name)
             elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
-                names += [f"{node.name}.{m.name}" for m in node.body
-                          if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name.startswith("test")]
+                names += [
+                    f"{node.name}.{m.name}"
+                    for m in node.body
+                    if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name.startswith("test")
+                ]
         return names
 
     @property
@@ -83,8 +86,12 @@ class Block:
             tree = ast.parse(self.code)
         except SyntaxError:
             return False
-        return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name.startswith("test")
-                   and "cluster" in [a.arg for a in n.args.args] for n in ast.walk(tree))
+        return any(
+            isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and n.name.startswith("test")
+            and "cluster" in [a.arg for a in n.args.args]
+            for n in ast.walk(tree)
+        )
 
 
 def python_blocks(doc: Path) -> list[Block]:
@@ -105,11 +112,15 @@ def python_blocks(doc: Path) -> list[Block]:
         j = i + 1
         while j < len(lines):
             closing = _FENCE.match(lines[j])
-            if (closing and closing["fence"][0] == fence[0] and len(closing["fence"]) >= len(fence)
-                    and not closing["info"].strip()):
+            if (
+                closing
+                and closing["fence"][0] == fence[0]
+                and len(closing["fence"]) >= len(fence)
+                and not closing["info"].strip()
+            ):
                 break
             text = lines[j]
-            body.append(text[len(indent):] if text.startswith(indent) else text.lstrip())
+            body.append(text[len(indent) :] if text.startswith(indent) else text.lstrip())
             j += 1
         if lang in PYTHON_LANGS:
             blocks.append(Block(doc, i + 1, "\n".join(body) + "\n"))
@@ -130,12 +141,14 @@ def test_the_docs_have_python_examples() -> None:
     readme = [b for b in BLOCKS if b.doc.name == "README.md"]
     assert any(b.test_names and b.uses_cluster for b in readme), (
         "README.md should show a real test using the `cluster` fixture; its Python blocks: "
-        + (", ".join(b.where for b in readme) or "none"))
+        + (", ".join(b.where for b in readme) or "none")
+    )
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.where for b in BLOCKS])
-def test_doc_example_runs(block: Block, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
-                          tmp_path: Path) -> None:
+def test_doc_example_runs(
+    block: Block, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     # whatever the example starts leaves its logs and run state here, not in the repository
     monkeypatch.setenv("PIPELINE_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("PIPELINE_REPORTS", str(tmp_path / "reports"))
@@ -146,12 +159,14 @@ def test_doc_example_runs(block: Block, request: pytest.FixtureRequest, monkeypa
         run_as_script(block, tmp_path)
 
 
-def run_as_pytest_file(block: Block, pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str],
-                       tmp_path: Path) -> None:
+def run_as_pytest_file(
+    block: Block, pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     path = pytester.path / f"test_{_slug(block)}.py"
     path.write_text(block.padded, encoding="utf-8")
-    result = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:cacheprovider", "-rA", str(path),
-                                           timeout=EXAMPLE_TIMEOUT_S)
+    result = pytester.runpytest_subprocess(
+        *plugin_args(), "-p", "no:cacheprovider", "-rA", str(path), timeout=EXAMPLE_TIMEOUT_S
+    )
     capsys.readouterr()  # pytester echoed the inner output; a failure below carries it once
     # the file's line numbers are the doc's: name the doc in what the inner session printed
     output = f"{result.stdout.str()}\n{result.stderr.str()}".strip()
@@ -164,8 +179,11 @@ def run_as_pytest_file(block: Block, pytester: pytest.Pytester, capsys: pytest.C
     if outcomes != expected or result.ret != 0:
         got = ", ".join(f"{n} {what}" for what, n in outcomes.items()) or "no test summary"
         why = next((line[1:].strip() for line in output.splitlines() if line.startswith("E ")), "")
-        pytest.fail(f"{block.where}: {got} (exit {result.ret}), expected {len(block.test_names)} passed"
-                    f"{': ' + why if why else ''}\n\n{output}", pytrace=False)
+        pytest.fail(
+            f"{block.where}: {got} (exit {result.ret}), expected {len(block.test_names)} passed"
+            f"{': ' + why if why else ''}\n\n{output}",
+            pytrace=False,
+        )
     if block.uses_cluster:
         node_logs = [p for p in (tmp_path / "reports" / "cluster").glob("*/*.log") if p.name != "faults.log"]
         assert node_logs, f"{block.where}: the example passed without starting a cluster (no node logs)"
@@ -175,8 +193,10 @@ def run_as_pytest_file(block: Block, pytester: pytest.Pytester, capsys: pytest.C
 
 # Runs the padded code compiled under the doc's own path: a traceback names the
 # doc and quotes its lines.
-_RUNNER = ("import sys; path, doc = sys.argv[1], sys.argv[2]; sys.argv = [doc]; "
-           "exec(compile(open(path, encoding='utf-8').read(), doc, 'exec'), {'__name__': '__main__'})")
+_RUNNER = (
+    "import sys; path, doc = sys.argv[1], sys.argv[2]; sys.argv = [doc]; "
+    "exec(compile(open(path, encoding='utf-8').read(), doc, 'exec'), {'__name__': '__main__'})"
+)
 
 
 def run_as_script(block: Block, tmp_path: Path) -> None:
@@ -185,13 +205,23 @@ def run_as_script(block: Block, tmp_path: Path) -> None:
     script = tmp_path / f"{_slug(block)}.py"
     script.write_text(block.padded, encoding="utf-8")
     try:
-        proc = subprocess.run([sys.executable, "-c", _RUNNER, str(script), str(block.doc)], cwd=work,
-                              capture_output=True, text=True, timeout=EXAMPLE_TIMEOUT_S)
+        proc = subprocess.run(
+            [sys.executable, "-c", _RUNNER, str(script), str(block.doc)],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=EXAMPLE_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired as exc:
         out = b"".join(s if isinstance(s, bytes) else s.encode() for s in (exc.stdout, exc.stderr) if s)
-        pytest.fail(f"{block.where}: the example did not finish within {EXAMPLE_TIMEOUT_S}s\n"
-                    f"{out.decode(errors='replace')}", pytrace=False)
+        pytest.fail(
+            f"{block.where}: the example did not finish within {EXAMPLE_TIMEOUT_S}s\n{out.decode(errors='replace')}",
+            pytrace=False,
+        )
     if proc.returncode != 0:
         why = next((line for line in reversed(proc.stderr.splitlines()) if line.strip()), "")
-        pytest.fail(f"{block.where}: the example exited with {proc.returncode}{': ' + why if why else ''}\n\n"
-                    f"{proc.stdout}{proc.stderr}".rstrip(), pytrace=False)
+        pytest.fail(
+            f"{block.where}: the example exited with {proc.returncode}{': ' + why if why else ''}\n\n"
+            f"{proc.stdout}{proc.stderr}".rstrip(),
+            pytrace=False,
+        )

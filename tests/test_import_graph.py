@@ -159,8 +159,7 @@ def find_cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
 def import_cycles(root: Path, packages: Sequence[str]) -> list[str]:
     """Every reported cycle as a chain of file paths relative to ``root``."""
     graph, modules = import_graph(root, packages)
-    return [" -> ".join(modules[name].relative_to(root).as_posix() for name in cycle)
-            for cycle in find_cycles(graph)]
+    return [" -> ".join(modules[name].relative_to(root).as_posix() for name in cycle) for cycle in find_cycles(graph)]
 
 
 def test_pipeline_and_mabeam_have_no_import_cycles():
@@ -179,24 +178,30 @@ def write(root: Path, files: Mapping[str, str]) -> None:
 
 
 def test_a_cycle_hidden_under_type_checking_is_reported_with_both_files(tmp_path):
-    write(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/a.py": "from pkg.b import B\n",
-        "pkg/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import a\n",
-        "pkg/c.py": "import pkg.a\n",
-    })
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": "from pkg.b import B\n",
+            "pkg/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import a\n",
+            "pkg/c.py": "import pkg.a\n",
+        },
+    )
     assert import_cycles(tmp_path, ["pkg"]) == ["pkg/a.py -> pkg/b.py -> pkg/a.py"]
 
 
 def test_relative_imports_and_imports_in_functions_are_resolved(tmp_path):
-    write(tmp_path, {
-        "pkg/__init__.py": "from .sub import x\n",
-        "pkg/top.py": "def later():\n    from .sub.x import X\n",
-        "pkg/sub/__init__.py": "from . import x\n",
-        "pkg/sub/x.py": "from .. import top\nX = 1\n",
-        "pkg/sub/y.py": "from . import z\n",
-        "pkg/sub/z.py": "from .y import *\n",
-    })
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from .sub import x\n",
+            "pkg/top.py": "def later():\n    from .sub.x import X\n",
+            "pkg/sub/__init__.py": "from . import x\n",
+            "pkg/sub/x.py": "from .. import top\nX = 1\n",
+            "pkg/sub/y.py": "from . import z\n",
+            "pkg/sub/z.py": "from .y import *\n",
+        },
+    )
     assert sorted(import_cycles(tmp_path, ["pkg"])) == [
         "pkg/sub/x.py -> pkg/top.py -> pkg/sub/x.py",
         "pkg/sub/y.py -> pkg/sub/z.py -> pkg/sub/y.py",
@@ -204,12 +209,15 @@ def test_relative_imports_and_imports_in_functions_are_resolved(tmp_path):
 
 
 def test_a_name_from_a_package_goes_to_its_init_and_parents_are_not_implied(tmp_path):
-    write(tmp_path, {
-        "pkg/__init__.py": "from pkg.a import A\n",
-        "pkg/a.py": "A = 1\n",  # imported through pkg/__init__, but no implicit edge back
-        "pkg/b.py": "from pkg import A\n",
-        "pkg/c.py": "import json\nfrom pkg.b import missing\n",
-    })
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from pkg.a import A\n",
+            "pkg/a.py": "A = 1\n",  # imported through pkg/__init__, but no implicit edge back
+            "pkg/b.py": "from pkg import A\n",
+            "pkg/c.py": "import json\nfrom pkg.b import missing\n",
+        },
+    )
     graph, _ = import_graph(tmp_path, ["pkg"])
     assert graph == {"pkg": {"pkg.a"}, "pkg.a": set(), "pkg.b": {"pkg"}, "pkg.c": {"pkg.b"}}
     assert import_cycles(tmp_path, ["pkg"]) == []

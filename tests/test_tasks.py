@@ -15,8 +15,14 @@ TASKS = {"pipeline", "release-gate", "gate", "matrix"}
 
 
 def invoke(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
 
 
 def test_list_shows_every_task_with_a_one_line_help():
@@ -46,14 +52,14 @@ def test_matrix_for_a_feature_branch():
 def test_matrix_for_a_release_branch_lists_all_five_required():
     entries = json.loads(invoke("matrix", "--branch", "refs/heads/release/1.2").stdout)
     assert [(e["stage"], e["required"]) for e in entries] == [
-        (s, True) for s in ("unit", "service", "multinode", "performance", "chaos")]
+        (s, True) for s in ("unit", "service", "multinode", "performance", "chaos")
+    ]
 
 
 def test_empty_option_values_are_usage_errors_not_defaults():
     result = invoke("matrix", "--branch", "")
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.strip() == ("error: --branch: empty ref; give a ref such as refs/heads/main "
-                                     "or refs/tags/v1.0")
+    assert result.stderr.strip() == ("error: --branch: empty ref; give a ref such as refs/heads/main or refs/tags/v1.0")
     result = invoke("gate", "--config", "")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: --config: empty path; give a file such as pipeline.toml"
@@ -72,16 +78,21 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
 
 @pytest.fixture
 def fake(tmp_path):
-    config = ("[stages.a]\n[policies.feature]\nrequired = ['a']\n[policies.main]\nrequired = ['a']\n")
+    config = "[stages.a]\n[policies.feature]\nrequired = ['a']\n[policies.main]\nrequired = ['a']\n"
     root = make_project(tmp_path / "proj", {"a": "pass"}, config)
     (root / "reports").mkdir()
     return root
 
 
-@pytest.mark.parametrize("fixture, code, verdict", [("pytest_reruns_xdist.xml", 1, "fail"),
-                                                     ("performance_untrusted.xml", 3, "unknown"),
-                                                     ("surefire.xml", 1, "fail"),
-                                                     ("nested.xml", 1, "fail")])
+@pytest.mark.parametrize(
+    "fixture, code, verdict",
+    [
+        ("pytest_reruns_xdist.xml", 1, "fail"),
+        ("performance_untrusted.xml", 3, "unknown"),
+        ("surefire.xml", 1, "fail"),
+        ("nested.xml", 1, "fail"),
+    ],
+)
 def test_gate_exit_codes_from_existing_reports(fake, fixture, code, verdict):
     shutil.copy(DATA / fixture, fake / "reports" / "a.xml")
     result = invoke("gate", "--config", str(fake / "pipeline.toml"))

@@ -35,8 +35,11 @@ def uses(job: dict, action: str) -> list[dict]:
 
 
 def check_jsonschema(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
-                           str(path)], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+    )
 
 
 def zizmor(path: Path) -> subprocess.CompletedProcess:
@@ -63,8 +66,11 @@ def test_zizmor_finds_nothing():
 
 def test_zizmor_can_fail(tmp_path):
     risky = tmp_path / "risky.yml"
-    risky.write_text(WORKFLOW.read_text().replace(
-        'run: invoke gate --branch "$REF"', 'run: echo "${{ github.event.pull_request.title }}"'))
+    risky.write_text(
+        WORKFLOW.read_text().replace(
+            'run: invoke gate --branch "$REF"', 'run: echo "${{ github.event.pull_request.title }}"'
+        )
+    )
     assert zizmor(risky).returncode != 0
 
 

@@ -48,9 +48,7 @@ def _finish(state: Any, ballot: dict[str, Any], result: str, t: float, node: str
     ballot["status"] = result
     ballot["decided_at"] = t
     state.consensus.open.pop(ballot["id"], None)
-    state.events.append(
-        "coordination.consensus.completed", {"consensus_id": ballot["id"], "result": result}, t, node
-    )
+    state.events.append("coordination.consensus.completed", {"consensus_id": ballot["id"], "result": result}, t, node)
 
 
 def start(state: Any, cmd: dict[str, Any]) -> dict[str, Any]:
@@ -74,8 +72,12 @@ def start(state: Any, cmd: dict[str, Any]) -> dict[str, Any]:
     ballots.open[ballot["id"]] = None
     state.events.append(
         "coordination.consensus.started",
-        {"consensus_id": ballot["id"], "rule": ballot["rule"], "voters": list(ballot["voters"]),
-         "expires_at": ballot["expires_at"]},
+        {
+            "consensus_id": ballot["id"],
+            "rule": ballot["rule"],
+            "voters": list(ballot["voters"]),
+            "expires_at": ballot["expires_at"],
+        },
         cmd["time"],
         cmd["node"],
     )

@@ -50,7 +50,7 @@ def _carries(weight: float, total: float, threshold: float) -> bool:
 
 
 def verdict(rule: str, threshold: float, t: dict[str, Any], voters: int) -> str:
-    """"open", "accepted" or "rejected" for a tally ``t`` of ``voters`` voters."""
+    """ "open", "accepted" or "rejected" for a tally ``t`` of ``voters`` voters."""
     undecided = voters - t["approve"] - t["reject"]
     if rule == "majority":
         if t["approve"] * 2 > voters:

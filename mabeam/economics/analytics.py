@@ -34,9 +34,7 @@ def recent_auctions(state: Any, since: float) -> dict[str, Any]:
 def volume(state: Any, since: float) -> dict[str, Any]:
     closed = [s for s in state.auctions.closed_log if s["closed_at"] >= since]
     settled = sum(
-        1
-        for tx in state.ledger.transactions.values()
-        if tx["status"] == "completed" and tx["settled_at"] >= since
+        1 for tx in state.ledger.transactions.values() if tx["status"] == "completed" and tx["settled_at"] >= since
     )
     return {
         "auctions_closed": len(closed),

@@ -82,8 +82,16 @@ def check_items(auction: dict[str, Any], items: Any, field: str = "items") -> No
         raise invalid(field, "a non-empty subset of the auction's items " + ", ".join(auction["items"]))
 
 
-def place(state: Any, auction: dict[str, Any], bid_id: str, bidder: str, amount: float,
-          items: Any, t: float, group: str | None = None) -> dict[str, Any]:
+def place(
+    state: Any,
+    auction: dict[str, Any],
+    bid_id: str,
+    bidder: str,
+    amount: float,
+    items: Any,
+    t: float,
+    group: str | None = None,
+) -> dict[str, Any]:
     """Record a pending bid; the caller has run check_open and check_items."""
     book: AuctionBook = state.auctions
     if bid_id in book.bids:
@@ -151,8 +159,15 @@ def _payment(payer: str, seller: str | None, amount: float, auction_id: str) -> 
     return {"from": payer, "to": seller, "amount": amount, "reference": auction_id}
 
 
-def _close(state: Any, auction: dict[str, Any], winners: list[dict[str, Any]], price: float | None,
-           t: float, node: str, reason: str) -> None:
+def _close(
+    state: Any,
+    auction: dict[str, Any],
+    winners: list[dict[str, Any]],
+    price: float | None,
+    t: float,
+    node: str,
+    reason: str,
+) -> None:
     book: AuctionBook = state.auctions
     auction["status"] = CLOSED
     auction["closed_at"] = t

@@ -39,8 +39,11 @@ def routes(node: Node) -> list[tuple[str, str, str, Any]]:
         if source == target:
             raise invalid("to", "an account other than 'from'")
         result = await node.submit(
-            "transaction.submit", id=node.ids.new("tx"), **{"from": source, "to": target},
-            amount=amount, reference=reference,
+            "transaction.submit",
+            id=node.ids.new("tx"),
+            **{"from": source, "to": target},
+            amount=amount,
+            reference=reference,
         )
         return json_response(result, 202)
 
@@ -67,8 +70,9 @@ def routes(node: Node) -> list[tuple[str, str, str, Any]]:
         bid_id = node.ids.new("bid")
         decided = node.bid_waiters.expect(bid_id) if wait else None
         try:
-            await node.submit("auction.bid", auction_id=auction_id, bid_id=bid_id, bidder=bidder, amount=amount,
-                              items=items)
+            await node.submit(
+                "auction.bid", auction_id=auction_id, bid_id=bid_id, bidder=bidder, amount=amount, items=items
+            )
             if decided is not None:
                 await asyncio.wait((decided,), timeout=BID_WAIT_S)
         finally:

@@ -117,7 +117,9 @@ def routes(node: Node) -> list[tuple[str, str, str, Any]]:
             elif isinstance(outcome, BaseException):
                 node.telemetry.count("errors.internal")
                 log.error("forwarded write failed", exc_info=outcome)
-                answers.append({"status": 500, "error": {"error": "internal", "detail": "unexpected error; see the node log"}})
+                answers.append(
+                    {"status": 500, "error": {"error": "internal", "detail": "unexpected error; see the node log"}}
+                )
             else:
                 answers.append({"result": outcome})
         return json_response({"answers": answers})

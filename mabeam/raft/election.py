@@ -58,11 +58,7 @@ class Elections(NodeState):
         term = self.term + 1 if pre_vote else self.term
         for v in self.voters:
             if v != self.id:
-                self._send(
-                    VoteRequest(
-                        self.id, v, term, pre_vote, self.log.last_index, self.log.last_term
-                    )
-                )
+                self._send(VoteRequest(self.id, v, term, pre_vote, self.log.last_index, self.log.last_term))
 
     def _tally(self) -> bool:
         """Act on the votes so far; return whether the round is decided."""
@@ -86,9 +82,7 @@ class Elections(NodeState):
             free = self.leader_id is None or self.voted_for == m.src
         if m.pre_vote:
             granted = up_to_date and (m.term > self.term or free)
-            self._send(
-                VoteResponse(self.id, m.src, m.term if granted else self.term, True, granted)
-            )
+            self._send(VoteResponse(self.id, m.src, m.term if granted else self.term, True, granted))
             return
         granted = up_to_date and (free or self.voted_for == m.src)
         if granted:

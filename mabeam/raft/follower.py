@@ -47,11 +47,7 @@ class Following(NodeState):
             entries = entries[skip:]
         if self.log.term_at(prev_index) != prev_term:
             hint_index, hint_term = self._reject_hint(prev_index, prev_term)
-            self._send(
-                AppendResponse(
-                    self.id, m.src, self.term, False, 0, m.prev_index, hint_index, hint_term
-                )
-            )
+            self._send(AppendResponse(self.id, m.src, self.term, False, 0, m.prev_index, hint_index, hint_term))
             return
         for k, e in enumerate(entries):
             mine = self.log.term_at(e.index)

@@ -101,9 +101,7 @@ class Leadership(NodeState):
         prev = pr.next - 1
         entries = tuple(self.log.slice(pr.next, pr.next + max(room, 0)))
         self._send(
-            AppendEntries(
-                self.id, peer, self.term, prev, self.log.term_at(prev) or 0, entries, self.commit_index
-            )
+            AppendEntries(self.id, peer, self.term, prev, self.log.term_at(prev) or 0, entries, self.commit_index)
         )
         if pr.mode == REPLICATE:
             if entries:
@@ -187,11 +185,7 @@ class Leadership(NodeState):
     def _maybe_commit(self) -> None:
         voters = self.voters
         matches = sorted(
-            (
-                self.log.last_index
-                if v == self.id
-                else (self._progress[v].match if v in self._progress else 0)
-            )
+            (self.log.last_index if v == self.id else (self._progress[v].match if v in self._progress else 0))
             for v in voters
         )
         need = self.quorum()

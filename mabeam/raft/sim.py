@@ -114,9 +114,7 @@ class SimConfig:
         return 25 * self.election_ticks + 10 * self.max_delay + backlog * round_trip
 
     @classmethod
-    def from_seed(
-        cls, seed: int, *, planted_bug: str | None = None, chaos_ticks: int | None = None
-    ) -> SimConfig:
+    def from_seed(cls, seed: int, *, planted_bug: str | None = None, chaos_ticks: int | None = None) -> SimConfig:
         r = random.Random(f"raft-sim-config/{seed}")
         election = r.choice([6, 8, 10, 12])
         return cls(
@@ -207,8 +205,7 @@ class Checker:
             if log.term_at(i) != c.term:
                 raise SafetyViolation(
                     "leader_completeness",
-                    f"{node} leads term {term} but has term {log.term_at(i)} at {i}, "
-                    f"committed with term {c.term}",
+                    f"{node} leads term {term} but has term {log.term_at(i)} at {i}, committed with term {c.term}",
                 )
 
     def on_apply(self, node: str, e: LogEntry, node_term: int) -> None:
@@ -220,14 +217,11 @@ class Checker:
             if e.kind == COMMAND and isinstance(e.data, str):
                 first = self.command_at.setdefault(e.data, e.index)
                 if first != e.index:
-                    raise SafetyViolation(
-                        "duplicate_apply", f"{e.data!r} committed at {first} and {e.index}"
-                    )
+                    raise SafetyViolation("duplicate_apply", f"{e.data!r} committed at {first} and {e.index}")
         elif c.term != e.term or c.kind != e.kind or c.data != e.data:
             raise SafetyViolation(
                 "state_machine_safety",
-                f"{node} applied ({e.term}, {e.data!r}) at {e.index}; "
-                f"another node applied ({c.term}, {c.data!r})",
+                f"{node} applied ({e.term}, {e.data!r}) at {e.index}; another node applied ({c.term}, {c.data!r})",
             )
 
     def on_restore(self, node: str, snap: Snapshot, sm: StateMachine) -> None:
@@ -272,9 +266,7 @@ class Checker:
         held = {index: (term, data) for index, term, data in sm.cmds}
         for cmd, (index, term) in self.acked.items():
             if index > sm.last_index:
-                raise SafetyViolation(
-                    "lost_write", f"{cmd!r} acked at {index} but {holder} stops at {sm.last_index}"
-                )
+                raise SafetyViolation("lost_write", f"{cmd!r} acked at {index} but {holder} stops at {sm.last_index}")
             if held.get(index) != (term, cmd):
                 raise SafetyViolation(
                     "lost_write", f"{cmd!r} acked at ({index}, {term}); {holder} has {held.get(index)}"
@@ -648,8 +640,7 @@ class Simulation:
             if self.now >= deadline:
                 raise LivenessViolation(
                     "liveness",
-                    f"no new commit {self.cfg.liveness_ticks} ticks after healing; "
-                    f"roles {self._roles()}",
+                    f"no new commit {self.cfg.liveness_ticks} ticks after healing; roles {self._roles()}",
                 )
             self._step()
 
@@ -660,16 +651,12 @@ class Simulation:
             leader = self._leader()
             if leader is not None and leader.raft is not None:
                 behind = [
-                    v
-                    for v in leader.raft.voters
-                    if (r := self.nodes[v].raft) is not None and r.applied_index < index
+                    v for v in leader.raft.voters if (r := self.nodes[v].raft) is not None and r.applied_index < index
                 ]
                 if not behind:
                     return
             if self.now >= deadline:
-                raise LivenessViolation(
-                    "convergence", f"voters still behind index {index}: roles {self._roles()}"
-                )
+                raise LivenessViolation("convergence", f"voters still behind index {index}: roles {self._roles()}")
             self._step()
 
     # -- helpers ----------------------------------------------------------------------
@@ -678,10 +665,7 @@ class Simulation:
         return [n.raft for n in self.nodes.values() if n.raft is not None]
 
     def _roles(self) -> dict[str, str]:
-        return {
-            n.id: (f"{n.raft.role.value}@{n.raft.term}" if n.raft else "down")
-            for n in self.nodes.values()
-        }
+        return {n.id: (f"{n.raft.role.value}@{n.raft.term}" if n.raft else "down") for n in self.nodes.values()}
 
     def _log(self, line: str) -> None:
         if self.trace is not None:

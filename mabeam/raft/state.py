@@ -150,9 +150,7 @@ class NodeState:
 
     def _truncate(self, index: int) -> None:
         if index <= self.commit_index:
-            raise RaftInvariantError(
-                f"{self.id}: asked to truncate at {index} <= commit index {self.commit_index}"
-            )
+            raise RaftInvariantError(f"{self.id}: asked to truncate at {index} <= commit index {self.commit_index}")
         before = self.voters
         self.log.truncate_from(index)
         self._out.log_ops.append(TruncateOp(index))

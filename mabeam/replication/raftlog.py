@@ -260,8 +260,10 @@ class ReplicatedLog:
                 return
             answers = body.get("answers") if isinstance(body, dict) else None
             if not isinstance(answers, list) or len(answers) != len(batch):
-                raise ValueError(f"the leader answered {len(answers) if isinstance(answers, list) else 'no'} "
-                                 f"results for {len(batch)} commands")
+                raise ValueError(
+                    f"the leader answered {len(answers) if isinstance(answers, list) else 'no'} "
+                    f"results for {len(batch)} commands"
+                )
             for (_, future), answer in zip(batch, answers, strict=True):
                 if future.done():
                     continue
@@ -272,9 +274,11 @@ class ReplicatedLog:
         except PeerUnreachable as exc:
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(Unavailable(
-                        "no_quorum", f"leader {leader} did not answer the forwarded write ({exc}; outcome unknown)"
-                    ))
+                    future.set_exception(
+                        Unavailable(
+                            "no_quorum", f"leader {leader} did not answer the forwarded write ({exc}; outcome unknown)"
+                        )
+                    )
         except BaseException as exc:  # never leave a request waiting forever
             if not isinstance(exc, Exception):
                 for _, future in batch:

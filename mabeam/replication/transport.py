@@ -186,9 +186,7 @@ class Transport:
         except Exception as exc:  # like a lost message: Raft copes; but say so, it is a bug
             log.warning("bad reply from %s: %r", peer, exc)
 
-    async def request(
-        self, peer: str, method: str, path: str, payload: Any, timeout: float
-    ) -> tuple[int, Any]:
+    async def request(self, peer: str, method: str, path: str, payload: Any, timeout: float) -> tuple[int, Any]:
         """One authenticated JSON request to a peer: (status, decoded body)."""
         address = self.peers.get(peer)
         if address is None:

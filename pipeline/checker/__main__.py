@@ -38,12 +38,16 @@ def _config(spec: str) -> dict:
         raise UsageError(f"--config {spec}: calling it with no arguments failed: {exc}") from None
     if not isinstance(value, dict):
         raise UsageError(f"--config {spec} must give a dict of check_all arguments, got {value!r}")
-    allowed = [name for name, param in inspect.signature(check_all).parameters.items()
-               if param.kind is inspect.Parameter.KEYWORD_ONLY and name != "only"]
+    allowed = [
+        name
+        for name, param in inspect.signature(check_all).parameters.items()
+        if param.kind is inspect.Parameter.KEYWORD_ONLY and name != "only"
+    ]
     unknown = sorted(str(key) for key in value if key not in allowed)
     if unknown:
-        raise UsageError(f"--config {spec}: unknown check_all argument(s) {', '.join(unknown)}; "
-                         f"allowed: {', '.join(allowed)}")
+        raise UsageError(
+            f"--config {spec}: unknown check_all argument(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}"
+        )
     return value
 
 

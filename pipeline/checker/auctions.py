@@ -38,8 +38,18 @@ from pipeline.checker.history import Op
 from pipeline.checker.result import CheckResult
 from pipeline.checker.values import number
 
-__all__ = ["Bid", "Outcome", "AuctionModel", "RULES", "english", "sealed_bid", "vickrey", "dutch",
-           "check_auctions", "NO_WINNER"]
+__all__ = [
+    "Bid",
+    "Outcome",
+    "AuctionModel",
+    "RULES",
+    "english",
+    "sealed_bid",
+    "vickrey",
+    "dutch",
+    "check_auctions",
+    "NO_WINNER",
+]
 
 NAME = "auctions"
 
@@ -164,8 +174,9 @@ def _bid_of(op: Op) -> Bid:
     return Bid(str(value["bidder"]), number(value["amount"]), op)
 
 
-def _search_subsets(rule: Rule, auction: Mapping[str, Any], required: list[Bid], optional: list[Bid],
-                    observed: Outcome, budget: int) -> tuple[bool | None, list[Bid] | None]:
+def _search_subsets(
+    rule: Rule, auction: Mapping[str, Any], required: list[Bid], optional: list[Bid], observed: Outcome, budget: int
+) -> tuple[bool | None, list[Bid] | None]:
     """(found, the subset of unknown bids that explains it) -- found None if the budget ran out."""
     tried = 0
     for size in range(len(optional) + 1):
@@ -211,9 +222,13 @@ def check_auctions(history: Iterable[Op], model: AuctionModel | None = None) -> 
             settled.setdefault(auction, []).append((read, _outcome_of(entry, read)))
         for auction, n in count.items():
             if n > 1:
-                problems.append((f"Auction {auction!r} is settled {n} times in the settlements read "
-                                 f"from {read.node or read.client}; it must be settled at most once.",
-                                 (read, *closes.get(auction, ()))))
+                problems.append(
+                    (
+                        f"Auction {auction!r} is settled {n} times in the settlements read "
+                        f"from {read.node or read.client}; it must be settled at most once.",
+                        (read, *closes.get(auction, ())),
+                    )
+                )
 
     auctions = sorted(set(opens) | set(bids) | set(closes) | set(settled), key=repr)
     checked = 0
@@ -221,9 +236,15 @@ def check_auctions(history: Iterable[Op], model: AuctionModel | None = None) -> 
         acked_closes = [c for c in closes.get(auction, []) if c.ok]
         with_winner = [c for c in acked_closes if _outcome_of(c.result, c).winner is not None]
         if len(with_winner) > 1:
-            problems.append((f"Auction {auction!r} was closed with a winner {len(with_winner)} times "
-                             f"(" + ", ".join(f"#{c.index}: {_outcome_of(c.result, c)}" for c in with_winner)
-                             + "); an auction must be settled at most once.", tuple(with_winner)))
+            problems.append(
+                (
+                    f"Auction {auction!r} was closed with a winner {len(with_winner)} times "
+                    f"("
+                    + ", ".join(f"#{c.index}: {_outcome_of(c.result, c)}" for c in with_winner)
+                    + "); an auction must be settled at most once.",
+                    tuple(with_winner),
+                )
+            )
             continue
         observed: list[tuple[Outcome, Op]] = [(_outcome_of(c.result, c), c) for c in acked_closes]
         seen: dict[Outcome, Op] = {}
@@ -231,14 +252,20 @@ def check_auctions(history: Iterable[Op], model: AuctionModel | None = None) -> 
             seen.setdefault(outcome, read)
         if len(seen) > 1:
             listing = "; ".join(f"{r.node or r.client}: {o}" for o, r in seen.items())
-            problems.append((f"Auction {auction!r}: the nodes' settlements disagree ({listing}).",
-                             tuple(seen.values())))
+            problems.append(
+                (f"Auction {auction!r}: the nodes' settlements disagree ({listing}).", tuple(seen.values()))
+            )
             continue
         for outcome, read in seen.items():
             if acked_closes and outcome not in {o for o, _ in observed}:
-                problems.append((f"Auction {auction!r}: the close reported "
-                                 f"{observed[0][0]} but the settlement on {read.node or read.client} "
-                                 f"says {outcome}.", (observed[0][1], read)))
+                problems.append(
+                    (
+                        f"Auction {auction!r}: the close reported "
+                        f"{observed[0][0]} but the settlement on {read.node or read.client} "
+                        f"says {outcome}.",
+                        (observed[0][1], read),
+                    )
+                )
                 break
             if not acked_closes:
                 observed.append((outcome, read))
@@ -268,9 +295,13 @@ def check_auctions(history: Iterable[Op], model: AuctionModel | None = None) -> 
                 continue
             (required if b.ok else optional).append(_bid_of(b))
         if late:
-            problems.append((f"Auction {auction!r}: bid #{late[0].index} was accepted although it was "
-                             f"placed after the close #{acked_closes[0].index} had been acknowledged.",
-                             (acked_closes[0], late[0])))
+            problems.append(
+                (
+                    f"Auction {auction!r}: bid #{late[0].index} was accepted although it was "
+                    f"placed after the close #{acked_closes[0].index} had been acknowledged.",
+                    (acked_closes[0], late[0]),
+                )
+            )
             continue
         found, subset = _search_subsets(rule, open_op.value, required, optional, outcome, model.max_subsets)
         if found:
@@ -279,20 +310,31 @@ def check_auctions(history: Iterable[Op], model: AuctionModel | None = None) -> 
         terms = open_op.value.get("reserve")
         head = f"Auction {auction!r} ({kind}" + (f", reserve {terms}" if terms is not None else "") + ")"
         if found is None:
-            unsure.append(f"{head}: {outcome} is not what the accepted bids give ({expected}) and the "
-                          f"{len(optional)} unknown bids have too many subsets to try them all.")
+            unsure.append(
+                f"{head}: {outcome} is not what the accepted bids give ({expected}) and the "
+                f"{len(optional)} unknown bids have too many subsets to try them all."
+            )
             continue
         ranked = sorted(required, key=lambda b: (-b.amount, b.op.index))
         accepted = ", ".join(f"{b.bidder} {b.amount}" for b in ranked[:5]) or "none"
         if len(ranked) > 5:
             accepted += f" and {len(ranked) - 5} lower"
-        maybe = (f"; no subset of the {len(optional)} unknown bid(s) changes that" if optional else "")
+        maybe = f"; no subset of the {len(optional)} unknown bid(s) changes that" if optional else ""
         # The top bids decide every built-in rule; the rest would only bury them.
-        evidence = (open_op, witness, *(b.op for b in ranked[:3]),
-                    *(b.op for b in sorted(optional, key=lambda b: -b.amount)[:3]))
-        problems.append((f"{head}: {'the close' if witness.f in model.closes else 'the settlement'} "
-                         f"says {outcome}, but the rules give {expected} from the accepted bids "
-                         f"[{accepted}]{maybe}.", evidence))
+        evidence = (
+            open_op,
+            witness,
+            *(b.op for b in ranked[:3]),
+            *(b.op for b in sorted(optional, key=lambda b: -b.amount)[:3]),
+        )
+        problems.append(
+            (
+                f"{head}: {'the close' if witness.f in model.closes else 'the settlement'} "
+                f"says {outcome}, but the rules give {expected} from the accepted bids "
+                f"[{accepted}]{maybe}.",
+                evidence,
+            )
+        )
     stats = {"auctions": len(auctions), "checked": checked}
     if problems:
         (first, excerpt), rest = problems[0], problems[1:]
@@ -301,5 +343,9 @@ def check_auctions(history: Iterable[Op], model: AuctionModel | None = None) -> 
         return CheckResult.violation(NAME, first, excerpt, notes=notes + unsure, stats=stats)
     if unsure:
         return CheckResult.unsure(NAME, unsure[0], notes=notes + unsure[1:], stats=stats)
-    return CheckResult.ok(NAME, f"{len(auctions)} auctions settled at most once; {checked} checked "
-                          f"against their rules.", notes=notes, stats=stats)
+    return CheckResult.ok(
+        NAME,
+        f"{len(auctions)} auctions settled at most once; {checked} checked against their rules.",
+        notes=notes,
+        stats=stats,
+    )

@@ -121,7 +121,7 @@ def _cycle(sequences: dict[str, list[Any]]) -> list[tuple[Any, Any, str]] | None
             child, _sub = step
             c = color.get(child, white)
             if c == grey:
-                cyc = path[path.index(child):] + [child]
+                cyc = path[path.index(child) :] + [child]
                 return [(x, y, edges[x][y]) for x, y in pairwise(cyc)]
             if c == white:
                 color[child] = grey
@@ -172,20 +172,32 @@ def check_events(history: Iterable[Op], model: EventModel | None = None) -> Chec
             if pub is None:
                 problems.append((f"Subscriber {sub} received event {eid!r}, which nobody published.", (d,)))
             elif pub.failed:
-                problems.append((f"Subscriber {sub} received event {eid!r}, whose publish failed "
-                                 f"(a failed publish must not be applied).", (pub, d)))
+                problems.append(
+                    (
+                        f"Subscriber {sub} received event {eid!r}, whose publish failed "
+                        f"(a failed publish must not be applied).",
+                        (pub, d),
+                    )
+                )
             elif d.end_ns < pub.invoke_ns:
-                problems.append((f"Subscriber {sub} received event {eid!r} before it was published.",
-                                 (pub, d)))
+                problems.append((f"Subscriber {sub} received event {eid!r} before it was published.", (pub, d)))
             elif not may_receive(sub, pub, d):
-                problems.append((f"Subscriber {sub} received event {eid!r} on topic {pub.key!r}, but "
-                                 f"none of its subscriptions matches that topic.",
-                                 (pub, d, *subs.get(sub, ())[:2])))
+                problems.append(
+                    (
+                        f"Subscriber {sub} received event {eid!r} on topic {pub.key!r}, but "
+                        f"none of its subscriptions matches that topic.",
+                        (pub, d, *subs.get(sub, ())[:2]),
+                    )
+                )
         for eid, ds in got.items():
             if len(ds) > 1:
                 pub = publishes.get(eid)
-                problems.append((f"Subscriber {sub} received event {eid!r} {len(ds)} times; each "
-                                 f"event must be delivered once.", (*([pub] if pub else []), *ds[:3])))
+                problems.append(
+                    (
+                        f"Subscriber {sub} received event {eid!r} {len(ds)} times; each event must be delivered once.",
+                        (*([pub] if pub else []), *ds[:3]),
+                    )
+                )
     happened = {eid for got in received.values() for eid in got}
     for eid, pub in publishes.items():
         if pub.failed or not (pub.ok or eid in happened):
@@ -193,23 +205,35 @@ def check_events(history: Iterable[Op], model: EventModel | None = None) -> Chec
         for sub in subscribers:
             if covers(sub, pub) and eid not in received.get(sub, {}):
                 cover = next(s for s in subs[sub] if s.ok and s.precedes(pub))
-                why = ("acknowledged" if pub.ok else
-                       "of unknown outcome but delivered to others, so it happened")
-                problems.append((f"Event {eid!r} (topic {pub.key!r}, publish {why}) never reached "
-                                 f"subscriber {sub}, which subscribed to {cover.key!r} before the "
-                                 f"publish and never unsubscribed.", (cover, pub)))
+                why = "acknowledged" if pub.ok else "of unknown outcome but delivered to others, so it happened"
+                problems.append(
+                    (
+                        f"Event {eid!r} (topic {pub.key!r}, publish {why}) never reached "
+                        f"subscriber {sub}, which subscribed to {cover.key!r} before the "
+                        f"publish and never unsubscribed.",
+                        (cover, pub),
+                    )
+                )
     sequences = {sub: [_event_id(d) for d in deliveries.get(sub, [])] for sub in subscribers}
     if not problems:
         for i, a in enumerate(subscribers):
-            for b in subscribers[i + 1:]:
+            for b in subscribers[i + 1 :]:
                 inv = _first_inversion(sequences[a], sequences[b])
                 if inv:
                     x, y = inv
-                    excerpt: tuple[Op, ...] = (received[a][x][0], received[a][y][0],
-                                               received[b][y][0], received[b][x][0])
-                    problems.append((f"Subscribers {a} and {b} disagree on the order of events: {a} "
-                                     f"received {x!r} before {y!r}, {b} received {y!r} before {x!r}.",
-                                     excerpt))
+                    excerpt: tuple[Op, ...] = (
+                        received[a][x][0],
+                        received[a][y][0],
+                        received[b][y][0],
+                        received[b][x][0],
+                    )
+                    problems.append(
+                        (
+                            f"Subscribers {a} and {b} disagree on the order of events: {a} "
+                            f"received {x!r} before {y!r}, {b} received {y!r} before {x!r}.",
+                            excerpt,
+                        )
+                    )
                     break
             if problems:
                 break
@@ -219,11 +243,18 @@ def check_events(history: Iterable[Op], model: EventModel | None = None) -> Chec
             steps = "; ".join(f"{sub} got {x!r} before {y!r}" for x, y, sub in cyc)
             excerpt = tuple(o for x, y, sub in cyc for o in (received[sub][x][0], received[sub][y][0]))
             problems.append((f"The subscribers' orders admit no common order: {steps}.", excerpt))
-    stats = {"events": len(publishes), "subscribers": len(subscribers),
-             "deliveries": sum(len(v) for v in deliveries.values())}
+    stats = {
+        "events": len(publishes),
+        "subscribers": len(subscribers),
+        "deliveries": sum(len(v) for v in deliveries.values()),
+    }
     if problems:
         (first, excerpt), rest = problems[0], problems[1:]
         notes = [f"{len(rest)} more problem(s), e.g.: {rest[0][0]}"] if rest else []
         return CheckResult.violation(NAME, first, excerpt, notes=notes, stats=stats)
-    return CheckResult.ok(NAME, f"{stats['deliveries']} deliveries of {len(publishes)} events to "
-                          f"{len(subscribers)} subscribers: each once, in one order.", stats=stats)
+    return CheckResult.ok(
+        NAME,
+        f"{stats['deliveries']} deliveries of {len(publishes)} events to "
+        f"{len(subscribers)} subscribers: each once, in one order.",
+        stats=stats,
+    )

@@ -71,8 +71,7 @@ class Op:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
         if self.complete_ns is not None and self.complete_ns < self.invoke_ns:
-            raise ValueError(f"op #{self.index} completes ({self.complete_ns}) before it is invoked "
-                             f"({self.invoke_ns})")
+            raise ValueError(f"op #{self.index} completes ({self.complete_ns}) before it is invoked ({self.invoke_ns})")
 
     def __hash__(self) -> int:
         # Values may be lists or dicts (JSON); hash the identifying fields only.
@@ -110,9 +109,15 @@ class Op:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "index": self.index, "client": self.client, "f": self.f, "key": self.key,
-            "value": self.value, "status": self.status, "result": self.result,
-            "invoke_ns": self.invoke_ns, "complete_ns": self.complete_ns,
+            "index": self.index,
+            "client": self.client,
+            "f": self.f,
+            "key": self.key,
+            "value": self.value,
+            "status": self.status,
+            "result": self.result,
+            "invoke_ns": self.invoke_ns,
+            "complete_ns": self.complete_ns,
         }
         if self.error is not None:
             out["error"] = self.error
@@ -122,8 +127,19 @@ class Op:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Op:
-        known = {"index", "client", "f", "key", "value", "status", "result", "invoke_ns",
-                 "complete_ns", "error", "node"}
+        known = {
+            "index",
+            "client",
+            "f",
+            "key",
+            "value",
+            "status",
+            "result",
+            "invoke_ns",
+            "complete_ns",
+            "error",
+            "node",
+        }
         extra = set(data) - known
         if extra:
             raise ValueError(f"unknown op fields {sorted(extra)} in {dict(data)!r}")
@@ -202,8 +218,7 @@ class PendingOp:
     def _complete(self, status: str, result: Any, error: str | None) -> Op:
         if self.completed is not None:
             raise RuntimeError(f"operation already completed: {self.completed!r}")
-        done = replace(self.invoked, status=status, result=result, error=error,
-                       complete_ns=self._history._clock())
+        done = replace(self.invoked, status=status, result=result, error=error, complete_ns=self._history._clock())
         self.completed = done
         self._history._finish(done)
         return done
@@ -239,9 +254,13 @@ class History:
     (seed, test name, cluster size...).
     """
 
-    def __init__(self, *, meta: Mapping[str, Any] | None = None,
-                 suppress: tuple[type[BaseException], ...] = (),
-                 clock: Callable[[], int] = time.monotonic_ns) -> None:
+    def __init__(
+        self,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        suppress: tuple[type[BaseException], ...] = (),
+        clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
         self._lock = threading.Lock()
         self._slots: list[_Slot] = []
         self._clock = clock
@@ -251,26 +270,58 @@ class History:
 
     # -- recording ---------------------------------------------------------
 
-    def invoke(self, client: str, f: str, key: Any = None, value: Any = None,
-               *, node: str | None = None,
-               suppress: tuple[type[BaseException], ...] | None = None) -> PendingOp:
+    def invoke(
+        self,
+        client: str,
+        f: str,
+        key: Any = None,
+        value: Any = None,
+        *,
+        node: str | None = None,
+        suppress: tuple[type[BaseException], ...] | None = None,
+    ) -> PendingOp:
         """Record the invocation now; complete it later through the handle."""
         with self._lock:
-            op = Op(index=len(self._slots), client=str(client), f=f, key=key, value=value,
-                    status=UNKNOWN, invoke_ns=self._clock(), node=node)
+            op = Op(
+                index=len(self._slots),
+                client=str(client),
+                f=f,
+                key=key,
+                value=value,
+                status=UNKNOWN,
+                invoke_ns=self._clock(),
+                node=node,
+            )
             self._slots.append(_Slot(op))
         return PendingOp(self, op, self.suppress if suppress is None else tuple(suppress))
 
-    def op(self, client: str, f: str, key: Any = None, value: Any = None, *,
-           node: str | None = None,
-           suppress: tuple[type[BaseException], ...] | None = None) -> PendingOp:
+    def op(
+        self,
+        client: str,
+        f: str,
+        key: Any = None,
+        value: Any = None,
+        *,
+        node: str | None = None,
+        suppress: tuple[type[BaseException], ...] | None = None,
+    ) -> PendingOp:
         """``with history.op(client="c1", f="write", key="k", value=3) as op: ... op.ok()``."""
         return self.invoke(client, f, key, value, node=node, suppress=suppress)
 
-    def record(self, client: str, f: str, key: Any = None, value: Any = None, *,
-               status: str = OK, result: Any = None, error: str | None = None,
-               node: str | None = None, invoke_ns: int | None = None,
-               complete_ns: int | None = None) -> Op:
+    def record(
+        self,
+        client: str,
+        f: str,
+        key: Any = None,
+        value: Any = None,
+        *,
+        status: str = OK,
+        result: Any = None,
+        error: str | None = None,
+        node: str | None = None,
+        invoke_ns: int | None = None,
+        complete_ns: int | None = None,
+    ) -> Op:
         """Append an already-completed operation (instantaneous by default).
 
         For observations that have no request/response, such as a subscriber
@@ -280,9 +331,19 @@ class History:
             now = self._clock()
             start = now if invoke_ns is None else invoke_ns
             end = (start if invoke_ns is not None else now) if complete_ns is None else complete_ns
-            op = Op(index=len(self._slots), client=str(client), f=f, key=key, value=value,
-                    status=status, result=result, invoke_ns=start, complete_ns=end,
-                    error=error, node=node)
+            op = Op(
+                index=len(self._slots),
+                client=str(client),
+                f=f,
+                key=key,
+                value=value,
+                status=status,
+                result=result,
+                invoke_ns=start,
+                complete_ns=end,
+                error=error,
+                node=node,
+            )
             self._slots.append(_Slot(op, done=True))
         return op
 
@@ -309,8 +370,7 @@ class History:
     def __repr__(self) -> str:
         ops = self.ops()
         counts = {s: sum(1 for o in ops if o.status == s) for s in STATUSES}
-        return (f"History({len(ops)} ops: {counts[OK]} ok, {counts[FAIL]} fail, "
-                f"{counts[UNKNOWN]} unknown)")
+        return f"History({len(ops)} ops: {counts[OK]} ok, {counts[FAIL]} fail, {counts[UNKNOWN]} unknown)"
 
     def excerpt(self, ops: Iterable[Op] | None = None) -> str:
         """Printable lines for ``ops`` (default: all), times relative to the history's start."""
@@ -319,8 +379,7 @@ class History:
     # -- building and persistence -------------------------------------------
 
     @classmethod
-    def from_ops(cls, ops: Iterable[Op], *, meta: Mapping[str, Any] | None = None,
-                 t0_ns: int | None = None) -> History:
+    def from_ops(cls, ops: Iterable[Op], *, meta: Mapping[str, Any] | None = None, t0_ns: int | None = None) -> History:
         """A history holding exactly ``ops`` (re-indexed by their position if needed)."""
         ops = list(ops)
         history = cls(meta=meta, clock=time.monotonic_ns)
@@ -370,4 +429,3 @@ class History:
         if header is None:
             raise ValueError(f"{path}: empty history file")
         return cls.from_ops(ops, meta=header.get("meta") or {}, t0_ns=header.get("t0_ns"))
-

@@ -109,8 +109,10 @@ class RegisterModel:
         return self.reads | self.writes | self.deletes | self.creates | self.cas
 
     def __repr__(self) -> str:
-        return (f"RegisterModel(reads={sorted(self.reads)}, writes={sorted(self.writes)}, "
-                f"deletes={sorted(self.deletes)}, creates={sorted(self.creates)}, cas={sorted(self.cas)})")
+        return (
+            f"RegisterModel(reads={sorted(self.reads)}, writes={sorted(self.writes)}, "
+            f"deletes={sorted(self.deletes)}, creates={sorted(self.creates)}, cas={sorted(self.cas)})"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,9 +122,9 @@ class _KOp:
     id: int
     op: Op
     kind: str
-    arg: Hashable          # write/create value, (old, new) for cas
-    expect: Any            # read result; True/False for create and cas; None otherwise
-    definite: bool         # ok (must be linearized) vs unknown (may be)
+    arg: Hashable  # write/create value, (old, new) for cas
+    expect: Any  # read result; True/False for create and cas; None otherwise
+    definite: bool  # ok (must be linearized) vs unknown (may be)
     call: int
     ret: float
 
@@ -279,10 +281,10 @@ def _observers(kops: Sequence[_KOp]) -> dict[int, int | None]:
 class _Search:
     """The outcome of one Wing & Gong search over one key."""
 
-    linearizable: bool | None        # None: budget exhausted
+    linearizable: bool | None  # None: budget exhausted
     steps: int
-    furthest: float = -1.0           # completion time of the furthest blocking op
-    blocker: _KOp | None = None      # the op that blocked there
+    furthest: float = -1.0  # completion time of the furthest blocking op
+    blocker: _KOp | None = None  # the op that blocked there
     states: list[Any] = field(default_factory=list)  # states seen when blocked there
 
 
@@ -463,8 +465,7 @@ def _renumber(kops: Sequence[_KOp]) -> list[_KOp]:
 def _fed(kops: Sequence[_KOp]) -> set[int]:
     """Identities (``id(op)``) of completed reads whose value some op in ``kops`` writes."""
     produced = {_produces(k) for k in kops}
-    return {id(k.op) for k in kops
-            if k.definite and k.kind == READ and k.expect is not None and k.expect in produced}
+    return {id(k.op) for k in kops if k.definite and k.kind == READ and k.expect is not None and k.expect in produced}
 
 
 def _shrink(kops: list[_KOp], initial: Any, search: _Search, budget: int) -> list[_KOp]:
@@ -505,7 +506,7 @@ def _shrink(kops: list[_KOp], initial: Any, search: _Search, budget: int) -> lis
         chunk = max(1, size // n)
         reduced = False
         for start in range(0, size, chunk):
-            candidate = current[:start] + current[start + chunk:]
+            candidate = current[:start] + current[start + chunk :]
             if fails(candidate, must_feed):
                 current = candidate
                 n = max(n - 1, 2)
@@ -542,8 +543,10 @@ def _blocked_words(k: _KOp, states: Sequence[Any]) -> str:
         old, _new = _cas_pair(k)
         verb = "succeeded" if k.expect else "failed"
         return f"{head}, yet the compare-and-set against {show(old)} {verb}."
-    return (f"{head}; giving the {_KIND_WORDS[k.kind]} an instant there leads only to dead ends "
-            f"for the operations after it.")
+    return (
+        f"{head}; giving the {_KIND_WORDS[k.kind]} an instant there leads only to dead ends "
+        f"for the operations after it."
+    )
 
 
 def _explain(key: Any, kops: Sequence[_KOp], search: _Search, t0: int) -> str:
@@ -551,15 +554,23 @@ def _explain(key: Any, kops: Sequence[_KOp], search: _Search, t0: int) -> str:
     b = search.blocker
     if b is None:
         return f"Key {key!r}: no order of these {n} operations is consistent with a register."
-    return (f"Key {key!r} is not linearizable: no order of these {n} operations both respects real "
-            f"time (an operation that completed before another was invoked comes first) and gives "
-            f"every client the answer it got. Every candidate order is stuck by the time "
-            f"{b.op.describe(t0)} completed: at that point {_blocked_words(b, search.states)}")
+    return (
+        f"Key {key!r} is not linearizable: no order of these {n} operations both respects real "
+        f"time (an operation that completed before another was invoked comes first) and gives "
+        f"every client the answer it got. Every candidate order is stuck by the time "
+        f"{b.op.describe(t0)} completed: at that point {_blocked_words(b, search.states)}"
+    )
 
 
-def check_key(key: Any, ops: Sequence[Op], model: RegisterModel | None = None, *,
-              max_steps: int = 2_000_000, shrink_steps: int = 1_000_000,
-              t0_ns: int | None = None) -> KeyVerdict:
+def check_key(
+    key: Any,
+    ops: Sequence[Op],
+    model: RegisterModel | None = None,
+    *,
+    max_steps: int = 2_000_000,
+    shrink_steps: int = 1_000_000,
+    t0_ns: int | None = None,
+) -> KeyVerdict:
     """Check one key's operations (already filtered to that key)."""
     model = model or RegisterModel()
     kops, _dropped = _prepare_key(ops, model)
@@ -576,8 +587,13 @@ def check_key(key: Any, ops: Sequence[Op], model: RegisterModel | None = None, *
     return KeyVerdict(key, False, tuple(ops), excerpt, _explain(key, small, again, t0), search.steps)
 
 
-def check_linearizable(history: Iterable[Op], model: RegisterModel | None = None, *,
-                       max_steps: int = 2_000_000, shrink_steps: int = 1_000_000) -> CheckResult:
+def check_linearizable(
+    history: Iterable[Op],
+    model: RegisterModel | None = None,
+    *,
+    max_steps: int = 2_000_000,
+    shrink_steps: int = 1_000_000,
+) -> CheckResult:
     """Is the register/map history linearizable?  One search per key.
 
     ``history`` is a :class:`~pipeline.checker.history.History` or any iterable of ops;
@@ -596,24 +612,27 @@ def check_linearizable(history: Iterable[Op], model: RegisterModel | None = None
             by_key.setdefault(freeze(op.key), []).append(op)
     verdicts: list[KeyVerdict] = []
     for key_ops in by_key.values():
-        verdicts.append(check_key(key_ops[0].key, key_ops, model, max_steps=max_steps,
-                                  shrink_steps=shrink_steps, t0_ns=t0))
-    stats = {"keys": len(verdicts), "ops": sum(len(v.ops) for v in verdicts),
-             "steps": sum(v.steps for v in verdicts)}
+        verdicts.append(
+            check_key(key_ops[0].key, key_ops, model, max_steps=max_steps, shrink_steps=shrink_steps, t0_ns=t0)
+        )
+    stats = {"keys": len(verdicts), "ops": sum(len(v.ops) for v in verdicts), "steps": sum(v.steps for v in verdicts)}
     bad = [v for v in verdicts if v.linearizable is False]
     unsure = [v for v in verdicts if v.linearizable is None]
-    notes = [f"key {v.key!r}: search budget of {max_steps} steps exhausted; raise max_steps"
-             for v in unsure]
+    notes = [f"key {v.key!r}: search budget of {max_steps} steps exhausted; raise max_steps" for v in unsure]
     if bad:
         first = min(bad, key=lambda v: (len(v.excerpt), str(v.key)))
         others = [v for v in bad if v is not first]
         if others:
             notes.append("also not linearizable: " + ", ".join(repr(v.key) for v in others))
-        return CheckResult.violation(NAME, first.explanation, first.excerpt, notes=notes,
-                                     stats={**stats, "invalid_keys": [v.key for v in bad]})
+        return CheckResult.violation(
+            NAME, first.explanation, first.excerpt, notes=notes, stats={**stats, "invalid_keys": [v.key for v in bad]}
+        )
     if unsure:
-        return CheckResult.unsure(NAME, f"{len(unsure)} of {len(verdicts)} keys could not be decided "
-                                  f"within the search budget; no violation was found in the others.",
-                                  notes=notes, stats=stats)
-    return CheckResult.ok(NAME, f"all {len(verdicts)} keys are linearizable "
-                          f"({stats['ops']} operations).", stats=stats)
+        return CheckResult.unsure(
+            NAME,
+            f"{len(unsure)} of {len(verdicts)} keys could not be decided "
+            f"within the search budget; no violation was found in the others.",
+            notes=notes,
+            stats=stats,
+        )
+    return CheckResult.ok(NAME, f"all {len(verdicts)} keys are linearizable ({stats['ops']} operations).", stats=stats)

@@ -68,8 +68,13 @@ def _installs(op: Op, kind: str) -> tuple[bool, Any]:
     return False, None
 
 
-def check_no_lost_writes(history: Iterable[Op], model: RegisterModel | None = None, *,
-                         final_read: str = FINAL_READ, require_agreement: bool = True) -> CheckResult:
+def check_no_lost_writes(
+    history: Iterable[Op],
+    model: RegisterModel | None = None,
+    *,
+    final_read: str = FINAL_READ,
+    require_agreement: bool = True,
+) -> CheckResult:
     """Compare the final reads with the writes that could have been last."""
     model = model or RegisterModel()
     ops = list(history)
@@ -83,8 +88,11 @@ def check_no_lost_writes(history: Iterable[Op], model: RegisterModel | None = No
             mutations.setdefault(key_id(op.key), []).append((op, value))
     finals = [o for o in ops if o.f == final_read and o.ok]
     if not finals:
-        return CheckResult.unsure(NAME, f"no ok '{final_read}' operations were recorded, so there is "
-                                  f"nothing to compare the acknowledged writes with.")
+        return CheckResult.unsure(
+            NAME,
+            f"no ok '{final_read}' operations were recorded, so there is "
+            f"nothing to compare the acknowledged writes with.",
+        )
     observations: dict[str, list[_Observation]] = {}
     for op in finals:
         node = op.node or op.client
@@ -122,18 +130,24 @@ def check_no_lost_writes(history: Iterable[Op], model: RegisterModel | None = No
             writers = [o for o, v in muts if v == ob.value]
             if last_acked:
                 shown = ", ".join(f"#{o.index} ({show(v)})" for o, v in candidates if o.ok)
-                what = (f"Key {key!r}: node {ob.node} finally reads {show(ob.value)}, but the "
-                        f"acknowledged mutation(s) {shown} were not followed by any acknowledged "
-                        f"operation, so one of them (or a concurrent or unknown one) must be the "
-                        f"final value: an acknowledged write was lost")
+                what = (
+                    f"Key {key!r}: node {ob.node} finally reads {show(ob.value)}, but the "
+                    f"acknowledged mutation(s) {shown} were not followed by any acknowledged "
+                    f"operation, so one of them (or a concurrent or unknown one) must be the "
+                    f"final value: an acknowledged write was lost"
+                )
             else:
-                what = (f"Key {key!r}: node {ob.node} finally reads {show(ob.value)}, which is "
-                        f"not the initial value and no possibly-applied operation installed")
+                what = (
+                    f"Key {key!r}: node {ob.node} finally reads {show(ob.value)}, which is "
+                    f"not the initial value and no possibly-applied operation installed"
+                )
             if writers:
                 later = [w for w in writers if any(w.precedes(a) for a in acked)]
                 if later:
-                    what += (f"; {show(ob.value)} was written by #{later[0].index}, which an "
-                             f"acknowledged operation definitely overwrote (a stale replica)")
+                    what += (
+                        f"; {show(ob.value)} was written by #{later[0].index}, which an "
+                        f"acknowledged operation definitely overwrote (a stale replica)"
+                    )
             else:
                 what += f"; no operation ever wrote {show(ob.value)}"
             excerpt = (ob.op, *last_acked, *writers[:1])
@@ -144,15 +158,23 @@ def check_no_lost_writes(history: Iterable[Op], model: RegisterModel | None = No
                 values.setdefault(ob.value, ob)
             if len(values) > 1:
                 listing = "; ".join(f"{ob.node}: {show(v)}" for v, ob in values.items())
-                problems.append((f"Key {key!r}: the nodes disagree after healing ({listing}); "
-                                 f"replicas that applied the same log must hold the same value.",
-                                 tuple(ob.op for ob in values.values())))
+                problems.append(
+                    (
+                        f"Key {key!r}: the nodes disagree after healing ({listing}); "
+                        f"replicas that applied the same log must hold the same value.",
+                        tuple(ob.op for ob in values.values()),
+                    )
+                )
     stats = {"keys": checked, "final_reads": len(finals)}
     if problems:
         (first, excerpt), rest = problems[0], problems[1:]
         if rest:
             notes.insert(0, f"{len(rest)} more problem(s), e.g.: " + rest[0][0])
         return CheckResult.violation(NAME, first, excerpt, notes=notes, stats=stats)
-    return CheckResult.ok(NAME, f"every acknowledged write survives in the final reads of "
-                          f"{checked} keys from {len({o.node or o.client for o in finals})} node(s).",
-                          notes=notes, stats=stats)
+    return CheckResult.ok(
+        NAME,
+        f"every acknowledged write survives in the final reads of "
+        f"{checked} keys from {len({o.node or o.client for o in finals})} node(s).",
+        notes=notes,
+        stats=stats,
+    )

@@ -86,8 +86,9 @@ def _touching(transfers: Iterable[_Transfer], accounts: set[str], limit: int = 8
     return [t.op for t in transfers if t.source in accounts or t.target in accounts][:limit]
 
 
-def _reachable(unknown: list[_Transfer], accounts: list[str], target: tuple[Decimal, ...],
-               max_states: int) -> tuple[bool | None, int]:
+def _reachable(
+    unknown: list[_Transfer], accounts: list[str], target: tuple[Decimal, ...], max_states: int
+) -> tuple[bool | None, int]:
     """Can some subset of ``unknown`` add up to ``target`` over ``accounts``?  None: gave up."""
     pos = {a: i for i, a in enumerate(accounts)}
     zero = tuple(Decimal(0) for _ in accounts)
@@ -120,8 +121,9 @@ def check_money(history: Iterable[Op], model: MoneyModel | None = None) -> Check
         elif op.f in model.balances and op.ok:
             reads.append(op)
     if not reads:
-        return CheckResult.unsure(NAME, "no ok final balances read was recorded; money cannot be "
-                                  "checked without the final state.")
+        return CheckResult.unsure(
+            NAME, "no ok final balances read was recorded; money cannot be checked without the final state."
+        )
     snapshots: list[tuple[Op, dict[str, Decimal]]] = []
     for read in reads:
         if not isinstance(read.result, Mapping):
@@ -135,37 +137,50 @@ def check_money(history: Iterable[Op], model: MoneyModel | None = None) -> Check
     for read, other in snapshots[1:]:
         if other != balances:
             diff = sorted(a for a in set(other) | set(balances) if other.get(a) != balances.get(a))
-            shown = "; ".join(f"{a}: {_fmt(balances[a]) if a in balances else 'missing'} vs "
-                              f"{_fmt(other[a]) if a in other else 'missing'}" for a in diff[:5])
+            shown = "; ".join(
+                f"{a}: {_fmt(balances[a]) if a in balances else 'missing'} vs "
+                f"{_fmt(other[a]) if a in other else 'missing'}"
+                for a in diff[:5]
+            )
             return CheckResult.violation(
-                NAME, f"The nodes disagree on the final balances ({where(first_read)} vs "
+                NAME,
+                f"The nodes disagree on the final balances ({where(first_read)} vs "
                 f"{where(read)}: {shown}); converged replicas must report the same state.",
-                (first_read, read))
+                (first_read, read),
+            )
     negative = sorted(a for a, b in balances.items() if b < 0)
     if negative:
         a = negative[0]
         return CheckResult.violation(
-            NAME, f"Account {a!r} ends with a negative balance ({_fmt(balances[a])}); a transfer "
-            f"that overdraws must be refused.", (first_read, *opens.get(a, ()), *_touching(transfers, {a})))
+            NAME,
+            f"Account {a!r} ends with a negative balance ({_fmt(balances[a])}); a transfer "
+            f"that overdraws must be refused.",
+            (first_read, *opens.get(a, ()), *_touching(transfers, {a})),
+        )
     phantom = sorted(set(balances) - set(opens))
     if phantom:
         return CheckResult.violation(
-            NAME, f"Account {phantom[0]!r} has a final balance but was never opened.", (first_read,))
+            NAME, f"Account {phantom[0]!r} has a final balance but was never opened.", (first_read,)
+        )
     lost = sorted(a for a, o in opens.items() if any(x.ok for x in o) and a not in balances)
     if lost:
         acked_opens = [x for x in opens[lost[0]] if x.ok]
         return CheckResult.violation(
-            NAME, f"Account {lost[0]!r} was opened (acknowledged) but is missing from the final "
-            f"balances.", (first_read, *acked_opens))
+            NAME,
+            f"Account {lost[0]!r} was opened (acknowledged) but is missing from the final balances.",
+            (first_read, *acked_opens),
+        )
     initial = {a: _initial(opens[a][0]) for a in balances}
     total, expected = sum(balances.values(), Decimal(0)), sum(initial.values(), Decimal(0))
     if total != expected:
         verb = "created" if total > expected else "destroyed"
         return CheckResult.violation(
-            NAME, f"Money was {verb}: the final balances add up to {_fmt(total)}, but the "
+            NAME,
+            f"Money was {verb}: the final balances add up to {_fmt(total)}, but the "
             f"{len(initial)} accounts were opened with {_fmt(expected)} in total (difference "
             f"{_fmt(total - expected)}); transfers only move money.",
-            (first_read, *[o[0] for o in opens.values()][:8]))
+            (first_read, *[o[0] for o in opens.values()][:8]),
+        )
 
     acked = [t for t in transfers if t.op.ok]
     unknown = [t for t in transfers if t.op.unknown]
@@ -183,30 +198,48 @@ def check_money(history: Iterable[Op], model: MoneyModel | None = None) -> Check
         have = balances.get(a, Decimal(0))
         should = have - residual[a]
         return CheckResult.violation(
-            NAME, f"Account {a!r} ends with {_fmt(have)}, but its opening balance plus the "
+            NAME,
+            f"Account {a!r} ends with {_fmt(have)}, but its opening balance plus the "
             f"acknowledged transfers give {_fmt(should)} (off by {_fmt(residual[a])}), and no "
             f"unknown transfer touches it.",
-            (first_read, *opens.get(a, ())[:1], *_touching(acked, {a})), stats=stats)
+            (first_read, *opens.get(a, ())[:1], *_touching(acked, {a})),
+            stats=stats,
+        )
     if not unknown:
-        return CheckResult.ok(NAME, f"{len(balances)} balances conserved and explained by "
-                              f"{len(acked)} acknowledged transfers.", stats=stats)
+        return CheckResult.ok(
+            NAME,
+            f"{len(balances)} balances conserved and explained by {len(acked)} acknowledged transfers.",
+            stats=stats,
+        )
     target = tuple(residual.get(a, Decimal(0)) for a in flexible)
     found, states = _reachable(unknown, flexible, target, model.max_states)
     stats["states"] = states
     if found is None:
         return CheckResult.ok(
-            NAME, f"{len(balances)} balances conserved (totals checked).", stats=stats,
-            notes=[f"{len(unknown)} unknown transfers give more than {model.max_states} reachable "
-                   f"balance combinations; only totals, signs and untouched accounts were checked, "
-                   f"not that some subset of the unknown transfers explains every balance."])
+            NAME,
+            f"{len(balances)} balances conserved (totals checked).",
+            stats=stats,
+            notes=[
+                f"{len(unknown)} unknown transfers give more than {model.max_states} reachable "
+                f"balance combinations; only totals, signs and untouched accounts were checked, "
+                f"not that some subset of the unknown transfers explains every balance."
+            ],
+        )
     if found:
-        return CheckResult.ok(NAME, f"{len(balances)} balances conserved and explained by "
-                              f"{len(acked)} acknowledged transfers plus some of the {len(unknown)} "
-                              f"unknown ones.", stats=stats)
+        return CheckResult.ok(
+            NAME,
+            f"{len(balances)} balances conserved and explained by "
+            f"{len(acked)} acknowledged transfers plus some of the {len(unknown)} "
+            f"unknown ones.",
+            stats=stats,
+        )
     off = [a for a in flexible if residual.get(a, Decimal(0)) != 0]
     listing = ", ".join(f"{a} off by {_fmt(residual[a])}" for a in off[:5])
     return CheckResult.violation(
-        NAME, f"The final balances cannot be explained: after the opening balances and the "
+        NAME,
+        f"The final balances cannot be explained: after the opening balances and the "
         f"{len(acked)} acknowledged transfers, {listing or 'the accounts'} remain, and no subset of "
         f"the {len(unknown)} unknown transfers adds up to exactly that.",
-        (first_read, *_touching(unknown, set(off), 6), *_touching(acked, set(off), 6)), stats=stats)
+        (first_read, *_touching(unknown, set(off), 6), *_touching(acked, set(off), 6)),
+        stats=stats,
+    )

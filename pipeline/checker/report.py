@@ -68,9 +68,15 @@ def rerun_command(path: Path, only: list[str] | None = None, config: str | None 
     return shlex.join(parts)
 
 
-def assert_valid(result: CheckReport | CheckResult, *, history: History | None = None,
-                 name: str | None = None, directory: str | Path = DEFAULT_DIR,
-                 config: str | None = None, allow_inconclusive: bool = False) -> None:
+def assert_valid(
+    result: CheckReport | CheckResult,
+    *,
+    history: History | None = None,
+    name: str | None = None,
+    directory: str | Path = DEFAULT_DIR,
+    config: str | None = None,
+    allow_inconclusive: bool = False,
+) -> None:
     """Raise ``AssertionError`` with the full story unless ``result`` is valid.
 
     The history (``history=``, or the one a :func:`check_all` report carries)

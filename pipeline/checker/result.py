@@ -47,19 +47,34 @@ class CheckResult:
         return f"CheckResult({self.checker}: {self.verdict}{extra}{notes})"
 
     @classmethod
-    def ok(cls, checker: str, explanation: str = "", *, notes: Iterable[str] = (),
-           stats: Mapping[str, Any] | None = None) -> CheckResult:
+    def ok(
+        cls, checker: str, explanation: str = "", *, notes: Iterable[str] = (), stats: Mapping[str, Any] | None = None
+    ) -> CheckResult:
         return cls(checker, True, explanation, (), tuple(notes), False, dict(stats or {}))
 
     @classmethod
-    def violation(cls, checker: str, explanation: str, excerpt: Iterable[Op], *,
-                  notes: Iterable[str] = (), stats: Mapping[str, Any] | None = None) -> CheckResult:
+    def violation(
+        cls,
+        checker: str,
+        explanation: str,
+        excerpt: Iterable[Op],
+        *,
+        notes: Iterable[str] = (),
+        stats: Mapping[str, Any] | None = None,
+    ) -> CheckResult:
         ops = tuple(sorted(set(excerpt), key=lambda o: (o.invoke_ns, o.index)))
         return cls(checker, False, explanation, ops, tuple(notes), False, dict(stats or {}))
 
     @classmethod
-    def unsure(cls, checker: str, explanation: str, *, excerpt: Iterable[Op] = (),
-               notes: Iterable[str] = (), stats: Mapping[str, Any] | None = None) -> CheckResult:
+    def unsure(
+        cls,
+        checker: str,
+        explanation: str,
+        *,
+        excerpt: Iterable[Op] = (),
+        notes: Iterable[str] = (),
+        stats: Mapping[str, Any] | None = None,
+    ) -> CheckResult:
         ops = tuple(sorted(set(excerpt), key=lambda o: (o.invoke_ns, o.index)))
         return cls(checker, False, explanation, ops, tuple(notes), True, dict(stats or {}))
 

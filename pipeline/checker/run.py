@@ -24,10 +24,17 @@ __all__ = ["check_all", "CHECKERS"]
 CHECKERS = ("linearizable", "lost_writes", "auctions", "money", "events")
 
 
-def check_all(history: History | Iterable[Op], *, register: RegisterModel | None = None,
-              auctions: AuctionModel | None = None, money: MoneyModel | None = None,
-              events: EventModel | None = None, final_read: str = FINAL_READ,
-              only: Iterable[str] | None = None, max_steps: int = 2_000_000) -> CheckReport:
+def check_all(
+    history: History | Iterable[Op],
+    *,
+    register: RegisterModel | None = None,
+    auctions: AuctionModel | None = None,
+    money: MoneyModel | None = None,
+    events: EventModel | None = None,
+    final_read: str = FINAL_READ,
+    only: Iterable[str] | None = None,
+    max_steps: int = 2_000_000,
+) -> CheckReport:
     """Every applicable checker's result; ``only`` restricts (and forces) the set."""
     if not isinstance(history, History):
         history = History.from_ops(list(history))
@@ -42,10 +49,12 @@ def check_all(history: History | Iterable[Op], *, register: RegisterModel | None
     if unknown:
         raise ValueError(f"unknown checker(s) {sorted(unknown)}; choose from {CHECKERS}")
     plan: list[tuple[str, bool, Callable[[], CheckResult]]] = [
-        ("linearizable", bool(names & register.names()),
-         lambda: check_linearizable(history, register, max_steps=max_steps)),
-        ("lost_writes", final_read in names,
-         lambda: check_no_lost_writes(history, register, final_read=final_read)),
+        (
+            "linearizable",
+            bool(names & register.names()),
+            lambda: check_linearizable(history, register, max_steps=max_steps),
+        ),
+        ("lost_writes", final_read in names, lambda: check_no_lost_writes(history, register, final_read=final_read)),
         ("auctions", bool(names & auctions.names()), lambda: check_auctions(history, auctions)),
         ("money", bool(names & money.names()), lambda: check_money(history, money)),
         ("events", bool(names & events.names()), lambda: check_events(history, events)),

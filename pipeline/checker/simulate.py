@@ -39,10 +39,19 @@ class _Plan:
     effect: int | None  # when it takes effect on the register; None: never
 
 
-def simulate_register(rng: random.Random, *, ops: int = 200, clients: int = 5,
-                      keys: Sequence[str] = ("k",), p_read: float = 0.5, p_delete: float = 0.05,
-                      p_unknown: float = 0.1, p_fail: float = 0.05,
-                      p_unknown_applied: float = 0.5, values: int | None = None) -> History:
+def simulate_register(
+    rng: random.Random,
+    *,
+    ops: int = 200,
+    clients: int = 5,
+    keys: Sequence[str] = ("k",),
+    p_read: float = 0.5,
+    p_delete: float = 0.05,
+    p_unknown: float = 0.1,
+    p_fail: float = 0.05,
+    p_unknown_applied: float = 0.5,
+    values: int | None = None,
+) -> History:
     """A linearizable read/write/delete history over ``keys``.
 
     Written values are unique unless ``values`` is given: then they are drawn
@@ -93,8 +102,9 @@ def simulate_register(rng: random.Random, *, ops: int = 200, clients: int = 5,
     for p in plans:
         result = results.get(p.index) if p.status == OK and p.f == "read" else None
         error = {FAIL: "no_quorum", UNKNOWN: "timeout"}.get(p.status)
-        out.append(Op(p.index, f"c{p.client}", p.f, p.key, p.value, p.status, result, p.invoke * _MS,
-                      p.complete * _MS, error))
+        out.append(
+            Op(p.index, f"c{p.client}", p.f, p.key, p.value, p.status, result, p.invoke * _MS, p.complete * _MS, error)
+        )
     return History.from_ops(out, meta=meta, t0_ns=0)
 
 
@@ -119,10 +129,15 @@ def plant_stale_read(history: History, rng: random.Random) -> tuple[History, Op]
             if w2.key != r.key or not w2.ok or w2.f not in ("write", "delete") or not w2.precedes(r):
                 continue
             for w1 in ops:
-                if (w1.f == "write" and w1.ok and w1.key == r.key and w1.precedes(w2)
-                        and (w2.f == "delete" or w1.value != w2.value)
-                        and len(writers[(w1.key, repr(w1.value))]) == 1
-                        and r.result != w1.value):
+                if (
+                    w1.f == "write"
+                    and w1.ok
+                    and w1.key == r.key
+                    and w1.precedes(w2)
+                    and (w2.f == "delete" or w1.value != w2.value)
+                    and len(writers[(w1.key, repr(w1.value))]) == 1
+                    and r.result != w1.value
+                ):
                     candidates.append((r, w1))
                     break
             if candidates and candidates[-1][0] is r:

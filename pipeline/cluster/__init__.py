@@ -30,14 +30,29 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "ClusterConfig": "config", "NodeSpec": "config", "Resources": "config", "LatencyRange": "config",
-    "ConfigError": "config", "cluster_config": "config", "node_spec": "config", "resources": "config",
+    "ClusterConfig": "config",
+    "NodeSpec": "config",
+    "Resources": "config",
+    "LatencyRange": "config",
+    "ConfigError": "config",
+    "cluster_config": "config",
+    "node_spec": "config",
+    "resources": "config",
     "latency_range": "config",
-    "Link": "topology", "topology_links": "topology",
-    "ClusterManager": "manager", "shared_toxiproxy": "manager",
-    "ClusterHandle": "handle", "NodeHandle": "handle", "NodeStartError": "errors", "NodeLaunchError": "errors",
-    "Provider": "provider", "Address": "provider", "ProviderError": "provider",
-    "LocalProvider": "local", "FakeProvider": "fake", "FakeToxiproxy": "fake",
+    "Link": "topology",
+    "topology_links": "topology",
+    "ClusterManager": "manager",
+    "shared_toxiproxy": "manager",
+    "ClusterHandle": "handle",
+    "NodeHandle": "handle",
+    "NodeStartError": "errors",
+    "NodeLaunchError": "errors",
+    "Provider": "provider",
+    "Address": "provider",
+    "ProviderError": "provider",
+    "LocalProvider": "local",
+    "FakeProvider": "fake",
+    "FakeToxiproxy": "fake",
 }
 
 __all__ = sorted(_EXPORTS)

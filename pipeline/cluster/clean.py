@@ -47,8 +47,10 @@ class CleanReport:
         return bool(self.killed or self.proxies_deleted or self.cleaned_runs)
 
     def summary(self) -> str:
-        lines = [f"run state files: {len(self.runs_seen)}, live runs left alone: {len(self.live_runs)}, "
-                 f"dead runs cleaned: {len(self.cleaned_runs)}"]
+        lines = [
+            f"run state files: {len(self.runs_seen)}, live runs left alone: {len(self.live_runs)}, "
+            f"dead runs cleaned: {len(self.cleaned_runs)}"
+        ]
         lines += [f"  killed {name} pid {pid} (run {run})" for run, name, pid in self.killed]
         lines += [f"  deleted proxy {name} (run {run})" for run, name in self.proxies_deleted]
         lines += [f"  error: {e}" for e in self.errors]
@@ -101,8 +103,7 @@ def kill_record(record: ProcessRecord, *, wait: float = 2.0) -> list[int]:
 
 
 def _delete_proxy(url: str, name: str) -> bool:
-    req = urllib.request.Request(f"{url.rstrip('/')}/proxies/{urllib.parse.quote(name, safe='')}",
-                                 method="DELETE")
+    req = urllib.request.Request(f"{url.rstrip('/')}/proxies/{urllib.parse.quote(name, safe='')}", method="DELETE")
     try:
         with urllib.request.urlopen(req, timeout=1.0):
             return True

@@ -52,12 +52,19 @@ from typing import Any, ClassVar, Literal, overload
 from pipeline.cluster.topology import TOPOLOGIES, Link, topology_links
 
 __all__ = [
-    "ConfigError", "Resources", "LatencyRange", "NodeSpec", "ClusterConfig",
-    "resources", "latency_range", "node_spec", "cluster_config", "PLACEHOLDERS",
+    "ConfigError",
+    "Resources",
+    "LatencyRange",
+    "NodeSpec",
+    "ClusterConfig",
+    "resources",
+    "latency_range",
+    "node_spec",
+    "cluster_config",
+    "PLACEHOLDERS",
 ]
 
-PLACEHOLDERS = ("name", "index", "host", "port", "peers", "data_dir", "log_path",
-                "config_file", "run_id", "config")
+PLACEHOLDERS = ("name", "index", "host", "port", "peers", "data_dir", "log_path", "config_file", "run_id", "config")
 MEMORY_LIMITS = ("as", "data")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 
@@ -203,15 +210,18 @@ class ClusterConfig(_Spec):
 
 
 @overload
-def _int(key: str, value: object, *, minimum: int | None = None, maximum: int | None = None,
-         optional: Literal[False] = False) -> int: ...
+def _int(
+    key: str, value: object, *, minimum: int | None = None, maximum: int | None = None, optional: Literal[False] = False
+) -> int: ...
 @overload
-def _int(key: str, value: object, *, minimum: int | None = None, maximum: int | None = None,
-         optional: bool = False) -> int | None: ...
+def _int(
+    key: str, value: object, *, minimum: int | None = None, maximum: int | None = None, optional: bool = False
+) -> int | None: ...
 
 
-def _int(key: str, value: object, *, minimum: int | None = None, maximum: int | None = None,
-         optional: bool = False) -> int | None:
+def _int(
+    key: str, value: object, *, minimum: int | None = None, maximum: int | None = None, optional: bool = False
+) -> int | None:
     """``value`` checked to be an integer in range; ``None`` passes only when ``optional``."""
     if value is None and optional:
         return None
@@ -291,8 +301,12 @@ def _command(key: str, value: object) -> tuple[str, ...] | None:
     return tuple(parts)
 
 
-def resources(memory_mb: int | None = None, cpus: Iterable[int] | None = None,
-              open_files: int | None = None, memory_limit: str = "as") -> Resources:
+def resources(
+    memory_mb: int | None = None,
+    cpus: Iterable[int] | None = None,
+    open_files: int | None = None,
+    memory_limit: str = "as",
+) -> Resources:
     """Resource limits for a node; see the module docstring."""
     _int("resources.memory_mb", memory_mb, minimum=16, optional=True)
     _choice("resources.memory_limit", memory_limit, MEMORY_LIMITS)
@@ -306,8 +320,7 @@ def resources(memory_mb: int | None = None, cpus: Iterable[int] | None = None,
             raise ConfigError("resources.cpus", "must name at least one CPU")
         for c in cpu_tuple:
             _int("resources.cpus", c, minimum=0)
-    return Resources(memory_mb=memory_mb, memory_limit=memory_limit, cpus=cpu_tuple,
-                     open_files=open_files)
+    return Resources(memory_mb=memory_mb, memory_limit=memory_limit, cpus=cpu_tuple, open_files=open_files)
 
 
 def _resources(key: str, value: object) -> Resources:
@@ -350,23 +363,32 @@ def _latency(key: str, value: object) -> LatencyRange | None:
 _NODE_KEYS = ("name", "command", "image", "env", "config", "resources", "health_path", "port", "cwd")
 
 
-def node_spec(name: str | None = None, command: str | Sequence[str] | None = None, *,
-              image: str | None = None, env: Mapping[str, object] | None = None,
-              config: Mapping[str, Any] | None = None, resources: Resources | Mapping | None = None,
-              health_path: str | None = "/health", port: int | None = None,
-              cwd: str | None = None, key: str = "node") -> NodeSpec:
+def node_spec(
+    name: str | None = None,
+    command: str | Sequence[str] | None = None,
+    *,
+    image: str | None = None,
+    env: Mapping[str, object] | None = None,
+    config: Mapping[str, Any] | None = None,
+    resources: Resources | Mapping | None = None,
+    health_path: str | None = "/health",
+    port: int | None = None,
+    cwd: str | None = None,
+    key: str = "node",
+) -> NodeSpec:
     """A node spec.  Give ``command`` (local provider) and/or ``image``
     (containers provider).  ``health_path=None`` means "ready when the port
     accepts a TCP connection" for nodes that do not speak HTTP."""
     if name is not None and (not isinstance(name, str) or not _NAME_RE.match(name)):
-        raise ConfigError(f"{key}.name", f"{name!r} must start with a letter and use only "
-                          "letters, digits, '_' or '-' (at most 32 characters)")
+        raise ConfigError(
+            f"{key}.name",
+            f"{name!r} must start with a letter and use only letters, digits, '_' or '-' (at most 32 characters)",
+        )
     cmd = _command(f"{key}.command", command)
     if image is not None and (not isinstance(image, str) or not image):
         raise ConfigError(f"{key}.image", f"must be a non-empty image reference, got {image!r}")
     if cmd is None and image is None:
-        raise ConfigError(f"{key}.command", "a node needs a command (local provider) or an image "
-                          "(containers provider)")
+        raise ConfigError(f"{key}.command", "a node needs a command (local provider) or an image (containers provider)")
     if health_path is not None and (not isinstance(health_path, str) or not health_path.startswith("/")):
         raise ConfigError(f"{key}.health_path", f"must be a path starting with '/' or None, got {health_path!r}")
     _int(f"{key}.port", port, minimum=1, maximum=65535, optional=True)
@@ -377,29 +399,68 @@ def node_spec(name: str | None = None, command: str | Sequence[str] | None = Non
     if config is not None and not isinstance(config, Mapping):
         raise ConfigError(f"{key}.config", f"must be a mapping, got {type(config).__name__}")
     cfg = tuple(sorted((str(k), v) for k, v in (config or {}).items()))
-    return NodeSpec(name=name, command=cmd, image=image, env=_str_map(f"{key}.env", env), config=cfg,
-                    resources=_resources(f"{key}.resources", resources), health_path=health_path,
-                    port=port, cwd=cwd)
+    return NodeSpec(
+        name=name,
+        command=cmd,
+        image=image,
+        env=_str_map(f"{key}.env", env),
+        config=cfg,
+        resources=_resources(f"{key}.resources", resources),
+        health_path=health_path,
+        port=port,
+        cwd=cwd,
+    )
 
 
-_CLUSTER_KEYS = ("node_count", "topology", "command", "image", "nodes", "env", "config",
-                 "resources", "health_path", "port", "cwd", "hub", "links", "latency",
-                 "link_proxies", "client_proxies", "ready_timeout", "stop_timeout", "seed",
-                 "report_dir", "name_prefix")
+_CLUSTER_KEYS = (
+    "node_count",
+    "topology",
+    "command",
+    "image",
+    "nodes",
+    "env",
+    "config",
+    "resources",
+    "health_path",
+    "port",
+    "cwd",
+    "hub",
+    "links",
+    "latency",
+    "link_proxies",
+    "client_proxies",
+    "ready_timeout",
+    "stop_timeout",
+    "seed",
+    "report_dir",
+    "name_prefix",
+)
 
 
-def cluster_config(node_count: int | None = None, topology: str = "mesh", *,
-                   command: str | Sequence[str] | None = None, image: str | None = None,
-                   nodes: Sequence[NodeSpec | Mapping[str, Any]] | None = None,
-                   env: Mapping[str, object] | None = None, config: Mapping[str, Any] | None = None,
-                   resources: Resources | Mapping | None = None, health_path: str | None = "/health",
-                   port: int | None = None, cwd: str | None = None,
-                   hub: str | None = None, links: Iterable[object] | None = None,
-                   latency: LatencyRange | Sequence[int] | Mapping | None = None,
-                   link_proxies: bool = True, client_proxies: bool = False,
-                   ready_timeout: float = 30.0, stop_timeout: float = 5.0,
-                   seed: int | None = None, report_dir: str | None = None,
-                   name_prefix: str = "n") -> ClusterConfig:
+def cluster_config(
+    node_count: int | None = None,
+    topology: str = "mesh",
+    *,
+    command: str | Sequence[str] | None = None,
+    image: str | None = None,
+    nodes: Sequence[NodeSpec | Mapping[str, Any]] | None = None,
+    env: Mapping[str, object] | None = None,
+    config: Mapping[str, Any] | None = None,
+    resources: Resources | Mapping | None = None,
+    health_path: str | None = "/health",
+    port: int | None = None,
+    cwd: str | None = None,
+    hub: str | None = None,
+    links: Iterable[object] | None = None,
+    latency: LatencyRange | Sequence[int] | Mapping | None = None,
+    link_proxies: bool = True,
+    client_proxies: bool = False,
+    ready_timeout: float = 30.0,
+    stop_timeout: float = 5.0,
+    seed: int | None = None,
+    report_dir: str | None = None,
+    name_prefix: str = "n",
+) -> ClusterConfig:
     """A cluster spec.
 
     Either one template (``command``/``image`` plus ``env``, ``config``,
@@ -431,11 +492,22 @@ def cluster_config(node_count: int | None = None, topology: str = "mesh", *,
             specs.append(raw if raw.name else raw.named(names[-1]))
     else:
         count = _int("node_count", 3 if node_count is None else node_count, minimum=1, maximum=64)
-        template = node_spec(None, command, image=image, env=env, config=config, resources=resources,
-                             health_path=health_path, port=port, cwd=cwd, key="node")
+        template = node_spec(
+            None,
+            command,
+            image=image,
+            env=env,
+            config=config,
+            resources=resources,
+            health_path=health_path,
+            port=port,
+            cwd=cwd,
+            key="node",
+        )
         if not isinstance(name_prefix, str) or not _NAME_RE.match(name_prefix + "1"):
-            raise ConfigError("name_prefix", f"{name_prefix!r} must start with a letter and use only "
-                              "letters, digits, '_' or '-'")
+            raise ConfigError(
+                "name_prefix", f"{name_prefix!r} must start with a letter and use only letters, digits, '_' or '-'"
+            )
         names = [f"{name_prefix}{i}" for i in range(1, count + 1)]
         specs = [template.named(name) for name in names]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -447,7 +519,7 @@ def cluster_config(node_count: int | None = None, topology: str = "mesh", *,
     except ValueError as exc:
         key = "links" if topology == "custom" or links is not None else ("hub" if hub is not None else "topology")
         message = str(exc)
-        raise ConfigError(key, message[len(key) + 2:] if message.startswith(key + ": ") else message) from None
+        raise ConfigError(key, message[len(key) + 2 :] if message.startswith(key + ": ") else message) from None
     if topology == "custom":
         custom = resolved
     for key_name, flag in (("link_proxies", link_proxies), ("client_proxies", client_proxies)):
@@ -463,7 +535,17 @@ def cluster_config(node_count: int | None = None, topology: str = "mesh", *,
     lat = _latency("latency", latency)
     if lat is not None and not link_proxies:
         raise ConfigError("latency", "needs link_proxies=True (latency is added on the link proxies)")
-    return ClusterConfig(node_count=count, topology=topology, nodes=tuple(specs), hub=hub,
-                         custom_links=custom, latency=lat, link_proxies=link_proxies,
-                         client_proxies=client_proxies, ready_timeout=float(ready_timeout),
-                         stop_timeout=float(stop_timeout), seed=seed, report_dir=report_dir)
+    return ClusterConfig(
+        node_count=count,
+        topology=topology,
+        nodes=tuple(specs),
+        hub=hub,
+        custom_links=custom,
+        latency=lat,
+        link_proxies=link_proxies,
+        client_proxies=client_proxies,
+        ready_timeout=float(ready_timeout),
+        stop_timeout=float(stop_timeout),
+        seed=seed,
+        report_dir=report_dir,
+    )

@@ -17,8 +17,9 @@ class NodeStartError(RuntimeError):
     """A node exited or never became healthy.  Carries the node's name, exit
     status (None if it was still running) and the tail of its log."""
 
-    def __init__(self, name: str, reason: str, exit_code: int | None, log_tail: str,
-                 log_path: Path | None = None) -> None:
+    def __init__(
+        self, name: str, reason: str, exit_code: int | None, log_tail: str, log_path: Path | None = None
+    ) -> None:
         status = "still running" if exit_code is None else f"exit status {exit_code}"
         text = f"node {name} failed to start: {reason} ({status})"
         if log_path is not None:

@@ -44,8 +44,7 @@ class FakeProvider(Provider):
 
     kind = "fake"
 
-    def __init__(self, *, fail: dict[str, tuple[int, str]] | None = None,
-                 never_ready: set[str] | None = None) -> None:
+    def __init__(self, *, fail: dict[str, tuple[int, str]] | None = None, never_ready: set[str] | None = None) -> None:
         self.fail = dict(fail or {})
         self.never_ready = set(never_ready or ())
         self.nodes: dict[str, FakeNode] = {}
@@ -158,7 +157,6 @@ class FakeProvider(Provider):
 # ------------------------------------------------------------------ Toxiproxy
 
 
-
 @dataclass
 class _Toxic:
     name: str
@@ -211,8 +209,9 @@ class FakeToxiproxyClient:
     def get_proxy(self, name: str) -> _Proxy:
         return self._get(name)
 
-    def update_proxy(self, name: str, *, listen: str | None = None, upstream: str | None = None,
-                     enabled: bool | None = None) -> _Proxy:
+    def update_proxy(
+        self, name: str, *, listen: str | None = None, upstream: str | None = None, enabled: bool | None = None
+    ) -> _Proxy:
         proxy = self._get(name)
         if upstream is not None:
             proxy.upstream = upstream
@@ -235,8 +234,16 @@ class FakeToxiproxyClient:
     def toxics(self, proxy: str) -> list[_Toxic]:
         return list(self._get(proxy).toxics)
 
-    def add_toxic(self, proxy: str, type: str, *, stream: str = "downstream", name: str | None = None,
-                  toxicity: float = 1.0, **attributes: Any) -> _Toxic:
+    def add_toxic(
+        self,
+        proxy: str,
+        type: str,
+        *,
+        stream: str = "downstream",
+        name: str | None = None,
+        toxicity: float = 1.0,
+        **attributes: Any,
+    ) -> _Toxic:
         p = self._get(proxy)
         name = name or f"{type}_{stream}"
         if any(t.name == name for t in p.toxics):

@@ -70,9 +70,18 @@ class NodeHandle:
 class ClusterHandle:
     """A running cluster (made by :class:`pipeline.cluster.manager.ClusterManager`)."""
 
-    def __init__(self, config: ClusterConfig, *, run_id: str, run_dir: Path, seed: int,
-                 provider: Provider, state: RunState | None, toxiproxy: Any = None,
-                 owns_toxiproxy: bool = False) -> None:
+    def __init__(
+        self,
+        config: ClusterConfig,
+        *,
+        run_id: str,
+        run_dir: Path,
+        seed: int,
+        provider: Provider,
+        state: RunState | None,
+        toxiproxy: Any = None,
+        owns_toxiproxy: bool = False,
+    ) -> None:
         self.config = config
         self.run_id = run_id
         self.run_dir = run_dir
@@ -88,8 +97,10 @@ class ClusterHandle:
         self._close_lock = threading.Lock()
         self.started_at = time.time()
         self.ready_seconds: float | None = None
-        header = (f"cluster {run_id}: {config.node_count} nodes, {config.topology}, seed={seed} "
-                  f"(replay with seed={seed} or PIPELINE_SEED={seed})")
+        header = (
+            f"cluster {run_id}: {config.node_count} nodes, {config.topology}, seed={seed} "
+            f"(replay with seed={seed} or PIPELINE_SEED={seed})"
+        )
         log = FaultLog(origin=self.started_at, path=run_dir / "faults.log", header=header)
         self.faults = Faults(self, seed=seed, log=log)
 
@@ -127,13 +138,19 @@ class ClusterHandle:
         while True:
             code = self.provider.exit_code(node)
             if code is not None:
-                raise NodeStartError(node, "process exited", code, self.provider.log_tail(node),
-                                     self.provider.log_path(node))
+                raise NodeStartError(
+                    node, "process exited", code, self.provider.log_tail(node), self.provider.log_path(node)
+                )
             if self.provider.healthy(node, self.health_path(node)):
                 return
             if time.monotonic() >= deadline:
-                raise NodeStartError(node, f"not healthy within {budget:g}s", None,
-                                     self.provider.log_tail(node), self.provider.log_path(node))
+                raise NodeStartError(
+                    node,
+                    f"not healthy within {budget:g}s",
+                    None,
+                    self.provider.log_tail(node),
+                    self.provider.log_path(node),
+                )
             time.sleep(0.01)
 
     def log_tails(self, lines: int = 30) -> dict[str, str]:

@@ -132,9 +132,16 @@ class LinkTable:
     """The proxies of one run, over a Toxiproxy client (``ToxiproxyClient`` or
     the fake one), with tagged fault primitives."""
 
-    def __init__(self, client: Any, run_id: str, *, peer_address: Callable[[Address], Address] | None = None,
-                 prober: Prober | None = None, state: RunState | None = None,
-                 listen_host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        client: Any,
+        run_id: str,
+        *,
+        peer_address: Callable[[Address], Address] | None = None,
+        prober: Prober | None = None,
+        state: RunState | None = None,
+        listen_host: str = "127.0.0.1",
+    ) -> None:
         self.client = client
         self.listen_host = listen_host
         self.run_id = run_id
@@ -148,8 +155,7 @@ class LinkTable:
 
     # --------------------------------------------------------------- building
 
-    def create(self, links: Iterable[Link], upstreams: Mapping[str, Address],
-               client_nodes: Iterable[str] = ()) -> None:
+    def create(self, links: Iterable[Link], upstreams: Mapping[str, Address], client_nodes: Iterable[str] = ()) -> None:
         """Create the proxies for ``links`` (and client proxies for
         ``client_nodes``), listening on free ports chosen by the server."""
         wanted = [Link(link.src, link.dst) for link in links] + [Link(CLIENT, n) for n in client_nodes]
@@ -232,11 +238,21 @@ class LinkTable:
 
     # ------------------------------------------------------------- primitives
 
-    def add_toxic(self, link: Link, tag: str, toxic_type: str, *, stream: str = "downstream",
-                  toxicity: float = 1.0, suffix: str | None = None, **attributes: Any) -> str:
+    def add_toxic(
+        self,
+        link: Link,
+        tag: str,
+        toxic_type: str,
+        *,
+        stream: str = "downstream",
+        toxicity: float = 1.0,
+        suffix: str | None = None,
+        **attributes: Any,
+    ) -> str:
         name = f"{tag}-{suffix or toxic_type}-{'up' if stream == 'upstream' else 'down'}"
-        self.client.add_toxic(self.proxy(link).name, toxic_type, stream=stream, name=name,
-                              toxicity=toxicity, **attributes)
+        self.client.add_toxic(
+            self.proxy(link).name, toxic_type, stream=stream, name=name, toxicity=toxicity, **attributes
+        )
         with self._lock:
             self._toxics[link][name] = tag
         return name
@@ -288,8 +304,9 @@ class LinkTable:
 
     # ----------------------------------------------------------------- probing
 
-    def probe_many(self, links: Iterable[Link], http_path: Callable[[str], str | None],
-                   timeout: float) -> dict[Link, ProbeResult]:
+    def probe_many(
+        self, links: Iterable[Link], http_path: Callable[[str], str | None], timeout: float
+    ) -> dict[Link, ProbeResult]:
         """Probe several links at once (one thread each, bounded)."""
         links = list(links)
         if not links:

@@ -38,6 +38,7 @@ from pipeline.cluster.runstate import RunState, start_ticks
 
 __all__ = ["LocalProvider"]
 
+
 class LocalProvider(Provider):
     """Nodes as local subprocesses (see the module docstring)."""
 
@@ -69,7 +70,12 @@ class LocalProvider(Provider):
         try:
             self._watchdog = subprocess.Popen(
                 [sys.executable, "-m", "pipeline.cluster.watchdog", str(state.path)],
-                stdin=read_fd, stdout=log, stderr=log, start_new_session=True, close_fds=True)
+                stdin=read_fd,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+            )
         finally:
             os.close(read_fd)
             log.close()
@@ -105,23 +111,32 @@ class LocalProvider(Provider):
             if old is not None and old.poll() is None:
                 raise ProviderError(f"node {launch.name} is already running (pid {old.pid})")
             log = open(launch.log_path, "ab", buffering=0)
-            log.write(f"=== {time.strftime('%Y-%m-%dT%H:%M:%S')} start {launch.name} on {launch.address}: "
-                      f"{' '.join(argv)}\n".encode())
+            log.write(
+                f"=== {time.strftime('%Y-%m-%dT%H:%M:%S')} start {launch.name} on {launch.address}: "
+                f"{' '.join(argv)}\n".encode()
+            )
             pdeathsig = self.pdeathsig and threading.current_thread() is threading.main_thread()
             try:
                 proc = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    env=merged_env(launch.environment()), cwd=launch.spec.cwd,
-                    start_new_session=True, close_fds=True,
-                    preexec_fn=child_setup(launch.spec.resources, pdeathsig=pdeathsig))
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=merged_env(launch.environment()),
+                    cwd=launch.spec.cwd,
+                    start_new_session=True,
+                    close_fds=True,
+                    preexec_fn=child_setup(launch.spec.resources, pdeathsig=pdeathsig),
+                )
             except OSError as exc:
                 log.write(f"=== could not start: {exc}\n".encode())
                 log.close()
                 code = 127 if isinstance(exc, FileNotFoundError) else 126  # as a shell reports it
                 cwd = launch.spec.cwd
                 what = f"node.cwd {cwd!r} is not a directory" if cwd and not os.path.isdir(cwd) else str(exc)
-                raise NodeLaunchError(launch.name, f"cannot run {argv[0]!r}: {what}", code,
-                                      tail_file(launch.log_path), launch.log_path) from exc
+                raise NodeLaunchError(
+                    launch.name, f"cannot run {argv[0]!r}: {what}", code, tail_file(launch.log_path), launch.log_path
+                ) from exc
             old_log = self._logs.pop(launch.name, None)
             if old_log is not None:
                 old_log.close()

@@ -83,7 +83,7 @@ def resolve_seed(*candidates: int | None) -> int:
             return int(env)
         except ValueError:
             raise ValueError(f"PIPELINE_SEED: must be an integer, got {env!r}") from None
-    return random.SystemRandom().randrange(2 ** 31)
+    return random.SystemRandom().randrange(2**31)
 
 
 def default_report_root() -> Path:
@@ -101,9 +101,16 @@ class ClusterManager:
     files go (default :func:`pipeline.cluster.runstate.runs_dir`).
     """
 
-    def __init__(self, provider: Any = None, *, toxiproxy: Any = None, runs_dir: Path | None = None,
-                 report_root: Path | None = None, probe_timeout: float = 0.3,
-                 clean_dead_runs: bool = True) -> None:
+    def __init__(
+        self,
+        provider: Any = None,
+        *,
+        toxiproxy: Any = None,
+        runs_dir: Path | None = None,
+        report_root: Path | None = None,
+        probe_timeout: float = 0.3,
+        clean_dead_runs: bool = True,
+    ) -> None:
         self._provider = provider
         self._toxiproxy = toxiproxy
         self.runs_dir = runs_dir
@@ -139,8 +146,14 @@ class ClusterManager:
         handle = ClusterHandle(config, run_id=run_id, run_dir=run_dir, seed=seed, provider=provider, state=state)
         handle.faults.probe_timeout = self.probe_timeout
         teardown.track(handle)
-        log.info("cluster %s: starting %d nodes (%s), seed=%d, logs in %s",
-                 run_id, config.node_count, config.topology, seed, run_dir)
+        log.info(
+            "cluster %s: starting %d nodes (%s), seed=%d, logs in %s",
+            run_id,
+            config.node_count,
+            config.topology,
+            seed,
+            run_dir,
+        )
         print(f"[pipeline.cluster] run {run_id} seed={seed} logs={run_dir}", file=sys.stderr)
         try:
             self._start(handle, config, provider, state, run_dir, seed)
@@ -150,8 +163,15 @@ class ClusterManager:
         handle.ready_seconds = time.monotonic() - t0
         return handle
 
-    def _start(self, handle: ClusterHandle, config: ClusterConfig, provider: Provider, state: RunState,
-               run_dir: Path, seed: int) -> None:
+    def _start(
+        self,
+        handle: ClusterHandle,
+        config: ClusterConfig,
+        provider: Provider,
+        state: RunState,
+        run_dir: Path,
+        seed: int,
+    ) -> None:
         provider.open(RunContext(handle.run_id, run_dir, state))
         named = list(zip(config.names, config.nodes, strict=True))
         addresses = {name: provider.allocate(name, spec) for name, spec in named}
@@ -165,11 +185,17 @@ class ClusterManager:
                 state.toxiproxy_owned = True
             from pipeline.cluster.links import LinkTable
 
-            handle.links = LinkTable(tp.client(), handle.run_id, peer_address=provider.peer_address,
-                                     prober=getattr(tp, "prober", None), state=state,
-                                     listen_host=provider.proxy_listen_host)
-            handle.links.create(config.links if config.link_proxies else (), addresses,
-                                config.names if config.client_proxies else ())
+            handle.links = LinkTable(
+                tp.client(),
+                handle.run_id,
+                peer_address=provider.peer_address,
+                prober=getattr(tp, "prober", None),
+                state=state,
+                listen_host=provider.proxy_listen_host,
+            )
+            handle.links.create(
+                config.links if config.link_proxies else (), addresses, config.names if config.client_proxies else ()
+            )
         launches = []
         for index, (name, spec) in enumerate(named, 1):
             if config.link_proxies:
@@ -178,22 +204,39 @@ class ClusterManager:
                 peers = handle.links.peers_of(name)
             else:
                 peers = {link.dst: addresses[link.dst] for link in config.links if link.src == name}
-            launches.append(NodeLaunch(name=name, index=index, spec=spec, address=addresses[name],
-                                       peers=peers, run_id=handle.run_id, data_dir=run_dir / "data" / name,
-                                       log_path=run_dir / f"{name}.log", config_file=run_dir / "data" / f"{name}.json"))
+            launches.append(
+                NodeLaunch(
+                    name=name,
+                    index=index,
+                    spec=spec,
+                    address=addresses[name],
+                    peers=peers,
+                    run_id=handle.run_id,
+                    data_dir=run_dir / "data" / name,
+                    log_path=run_dir / f"{name}.log",
+                    config_file=run_dir / "data" / f"{name}.json",
+                )
+            )
         for launch in launches:
             provider.start(launch)
         self._wait_ready(handle, provider, launches, config.ready_timeout)
         for launch in launches:
             client_proxy = handle.links.client_proxy(launch.name) if handle.links is not None else None
             url_addr = client_proxy.listen if client_proxy is not None else provider.client_address(launch.name)
-            handle._nodes[launch.name] = NodeHandle(launch.name, f"http://{url_addr}", launch.address,
-                                                    dict(launch.peers), provider.log_path(launch.name), handle)
+            handle._nodes[launch.name] = NodeHandle(
+                launch.name,
+                f"http://{url_addr}",
+                launch.address,
+                dict(launch.peers),
+                provider.log_path(launch.name),
+                handle,
+            )
         if config.latency is not None:
             handle.faults.latency(config.latency.min_ms, config.latency.max_ms, verify=True)
 
-    def _wait_ready(self, handle: ClusterHandle, provider: Provider, launches: list[NodeLaunch],
-                    timeout: float) -> None:
+    def _wait_ready(
+        self, handle: ClusterHandle, provider: Provider, launches: list[NodeLaunch], timeout: float
+    ) -> None:
         deadline = time.monotonic() + timeout
 
         def wait_one(launch: NodeLaunch) -> NodeStartError | None:

@@ -85,11 +85,16 @@ def check_resources(name: str, res: Resources) -> None:
         available = sorted(os.sched_getaffinity(0))
         missing = [c for c in res.cpus if c not in available]
         if missing:
-            raise ProviderError(f"node {name}: resources.cpus {list(res.cpus)} names CPUs {missing} "
-                                f"this process may not use (allowed: {available})")
+            raise ProviderError(
+                f"node {name}: resources.cpus {list(res.cpus)} names CPUs {missing} "
+                f"this process may not use (allowed: {available})"
+            )
     for key, kind, value in (
-        ("memory_mb", resource.RLIMIT_AS if res.memory_limit == "as" else resource.RLIMIT_DATA,
-         None if res.memory_mb is None else res.memory_mb * 1024 * 1024),
+        (
+            "memory_mb",
+            resource.RLIMIT_AS if res.memory_limit == "as" else resource.RLIMIT_DATA,
+            None if res.memory_mb is None else res.memory_mb * 1024 * 1024,
+        ),
         ("open_files", resource.RLIMIT_NOFILE, res.open_files),
     ):
         if value is None:
@@ -134,7 +139,7 @@ def proc_state(pid: int) -> str | None:
             raw = fh.read().decode("ascii", "replace")
     except OSError:
         return None
-    return raw[raw.rfind(")") + 2:].split(" ", 1)[0]
+    return raw[raw.rfind(")") + 2 :].split(" ", 1)[0]
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:

@@ -84,10 +84,16 @@ class NodeLaunch:
 
     def placeholders(self) -> dict[str, Any]:
         return {
-            "name": self.name, "index": self.index, "host": self.address.host,
-            "port": self.address.port, "peers": self.peers_text, "data_dir": str(self.data_dir),
-            "log_path": str(self.log_path), "config_file": str(self.config_file),
-            "run_id": self.run_id, "config": self.spec.config_dict,
+            "name": self.name,
+            "index": self.index,
+            "host": self.address.host,
+            "port": self.address.port,
+            "peers": self.peers_text,
+            "data_dir": str(self.data_dir),
+            "log_path": str(self.log_path),
+            "config_file": str(self.config_file),
+            "run_id": self.run_id,
+            "config": self.spec.config_dict,
         }
 
     def argv(self) -> list[str]:
@@ -98,17 +104,21 @@ class NodeLaunch:
         try:
             return [part.format(**values) for part in self.spec.command]
         except (KeyError, IndexError) as exc:
-            raise ProviderError(f"node {self.name}: command template needs {exc} "
-                                f"(config overrides: {sorted(self.spec.config_dict)})") from None
+            raise ProviderError(
+                f"node {self.name}: command template needs {exc} (config overrides: {sorted(self.spec.config_dict)})"
+            ) from None
         except ValueError as exc:  # a format spec that does not suit a config override's value
             raise ProviderError(f"node {self.name}: command template cannot be filled: {exc}") from None
 
     def environment(self) -> dict[str, str]:
         """Variables added to the node's environment (on top of the spec's env)."""
         env = {
-            "CLUSTER_NODE": self.name, "CLUSTER_HOST": self.address.host,
-            "CLUSTER_PORT": str(self.address.port), "CLUSTER_PEERS": self.peers_text,
-            "CLUSTER_DATA_DIR": str(self.data_dir), "CLUSTER_RUN_ID": self.run_id,
+            "CLUSTER_NODE": self.name,
+            "CLUSTER_HOST": self.address.host,
+            "CLUSTER_PORT": str(self.address.port),
+            "CLUSTER_PEERS": self.peers_text,
+            "CLUSTER_DATA_DIR": str(self.data_dir),
+            "CLUSTER_RUN_ID": self.run_id,
             "CLUSTER_CONFIG": json.dumps(self.spec.config_dict, sort_keys=True, default=str),
             "CLUSTER_CONFIG_FILE": str(self.config_file),
         }

@@ -27,8 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ProcessRecord", "RunState", "runs_dir", "new_run_id", "start_ticks", "same_process",
-           "process_alive"]
+__all__ = ["ProcessRecord", "RunState", "runs_dir", "new_run_id", "start_ticks", "same_process", "process_alive"]
 
 
 def runs_dir() -> Path:
@@ -56,7 +55,7 @@ def start_ticks(pid: int) -> int | None:
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # the command name (field 2) is in parentheses and may contain spaces
-    rest = raw[raw.rfind(")") + 2:].split()
+    rest = raw[raw.rfind(")") + 2 :].split()
     if rest[0] in ("Z", "X"):
         return None
     return int(rest[19])
@@ -135,9 +134,13 @@ class RunState:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id, "runner_pid": self.runner_pid, "runner_ticks": self.runner_ticks,
-            "created": self.created, "report_dir": self.report_dir,
-            "toxiproxy_url": self.toxiproxy_url, "toxiproxy_owned": self.toxiproxy_owned,
+            "run_id": self.run_id,
+            "runner_pid": self.runner_pid,
+            "runner_ticks": self.runner_ticks,
+            "created": self.created,
+            "report_dir": self.report_dir,
+            "toxiproxy_url": self.toxiproxy_url,
+            "toxiproxy_owned": self.toxiproxy_owned,
             "proxies": list(self.proxies),
             "processes": {k: asdict(v) for k, v in self.processes.items()},
         }

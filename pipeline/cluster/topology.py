@@ -51,8 +51,9 @@ def parse_link(value: object) -> Link:
     raise ValueError(f"link {value!r} must be 'src->dst' or a (src, dst) pair of node names")
 
 
-def topology_links(kind: str, names: Sequence[str], *, hub: str | None = None,
-                   links: Iterable[object] | None = None) -> tuple[Link, ...]:
+def topology_links(
+    kind: str, names: Sequence[str], *, hub: str | None = None, links: Iterable[object] | None = None
+) -> tuple[Link, ...]:
     """The directed links of topology ``kind`` over ``names`` (in a stable order).
 
     Raises ``ValueError`` naming the problem (unknown kind, unknown node in a
@@ -88,8 +89,7 @@ def topology_links(kind: str, names: Sequence[str], *, hub: str | None = None,
             link = parse_link(raw)
             for end in link:
                 if end not in names:
-                    raise ValueError(f"links: {str(link)!r} names unknown node {end!r}; "
-                                     f"nodes: {', '.join(names)}")
+                    raise ValueError(f"links: {str(link)!r} names unknown node {end!r}; nodes: {', '.join(names)}")
             if link.src == link.dst:
                 raise ValueError(f"links: {str(link)!r} links a node to itself")
             if link not in out:

@@ -140,7 +140,6 @@ class FaultLog:
         return iter(list(self.records))
 
 
-
 def check_choice(key: str, value: object, allowed: Sequence[str]) -> None:
     """Refuse ``value`` unless it is one of ``allowed``, naming the key and the choices."""
     if value not in allowed:

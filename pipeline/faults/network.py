@@ -58,8 +58,9 @@ SPREADS = ("jitter", "fixed")
 class NetworkFaults(FaultBase):
     """Faults on the links between nodes (and on client links), through Toxiproxy."""
 
-    def _select_links(self, links: Iterable[object] | None, affected_fraction: float | None,
-                      rng: random.Random) -> list[Link]:
+    def _select_links(
+        self, links: Iterable[object] | None, affected_fraction: float | None, rng: random.Random
+    ) -> list[Link]:
         table = self._require_links("links")
         existing = table.links
         if links is not None and affected_fraction is not None:
@@ -72,21 +73,28 @@ class NetworkFaults(FaultBase):
                 except ValueError as exc:
                     raise FaultError(f"links: {exc}") from None
                 if link not in existing:
-                    raise FaultError(f"links: {link} is not a link of this cluster "
-                                     f"(allowed: {', '.join(map(str, existing))})")
+                    raise FaultError(
+                        f"links: {link} is not a link of this cluster (allowed: {', '.join(map(str, existing))})"
+                    )
                 chosen.append(link)
             return chosen
         if affected_fraction is None:
             return list(existing)
-        if isinstance(affected_fraction, bool) or not isinstance(affected_fraction, (int, float)) \
-                or not 0 < affected_fraction <= 1:
+        if (
+            isinstance(affected_fraction, bool)
+            or not isinstance(affected_fraction, (int, float))
+            or not 0 < affected_fraction <= 1
+        ):
             raise FaultError(f"affected_fraction: must be in (0, 1], got {affected_fraction!r}")
         count = max(1, round(affected_fraction * len(existing)))
         return sorted(rng.sample(sorted(existing), count))
 
     def _live_http(self, node: str) -> bool:
-        return (self.cluster.health_path(node) is not None and self.cluster.provider.exit_code(node) is None
-                and not self.cluster.provider.is_paused(node))
+        return (
+            self.cluster.health_path(node) is not None
+            and self.cluster.provider.exit_code(node) is None
+            and not self.cluster.provider.is_paused(node)
+        )
 
     def _probe(self, links: Iterable[Link]) -> dict[Link, ProbeResult]:
         table = self._require_links("probe")
@@ -106,8 +114,9 @@ class NetworkFaults(FaultBase):
                 if not r.flows:
                     outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
             if pending and time.monotonic() >= deadline:
-                raise FaultNotEffective(f"{record.kind} #{record.id}: links still carry traffic: "
-                                        f"{', '.join(map(str, pending))}")
+                raise FaultNotEffective(
+                    f"{record.kind} #{record.id}: links still carry traffic: {', '.join(map(str, pending))}"
+                )
         # Every link, probed or not, must also show the cut in Toxiproxy's own
         # state: a probe that merely timed out on a loaded machine is not proof
         # on its own, and a verified fault must never be a false one.
@@ -118,8 +127,11 @@ class NetworkFaults(FaultBase):
                 raise FaultNotEffective(f"{record.kind} #{record.id}: Toxiproxy does not show {link} cut")
         parts = []
         if by_probe:
-            parts.append(f"exchange failed on {len(by_probe)}/{len(by_probe)} links ("
-                         + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) + ")")
+            parts.append(
+                f"exchange failed on {len(by_probe)}/{len(by_probe)} links ("
+                + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+                + ")"
+            )
         if by_state:
             parts.append(f"proxy state shows {len(by_state)} links cut (no health path to probe)")
         self._verified(record, "; ".join(parts) or "no links to cut")
@@ -143,13 +155,13 @@ class NetworkFaults(FaultBase):
             if link not in live:
                 enabled, toxics = table.server_view(link)
                 if not enabled or toxics:
-                    raise FaultNotEffective(f"{record.kind} #{record.id}: Toxiproxy still shows {link} "
-                                            f"(enabled={enabled}, toxics={toxics})")
+                    raise FaultNotEffective(
+                        f"{record.kind} #{record.id}: Toxiproxy still shows {link} (enabled={enabled}, toxics={toxics})"
+                    )
         note = f"exchange flows on {len(live)} links"
         if skipped:
             note += f"; {skipped} links to down/paused/non-HTTP nodes checked by proxy state"
         self._verified(record, note)
-
 
     # -------------------------------------------------------------- partitions
 
@@ -157,10 +169,13 @@ class NetworkFaults(FaultBase):
         check_choice("mode", mode, MODES)
         table = self._require_links("partition")
         cut = [link for link in table.links if link in plan.blocked]
-        record = self._start("partition", f"{plan!r} mode={mode} cuts {len(cut)} links", seed,
-                             params={"shape": plan.shape, "groups": [list(g) for g in plan.groups],
-                                     "mode": mode},
-                             links=tuple(cut))
+        record = self._start(
+            "partition",
+            f"{plan!r} mode={mode} cuts {len(cut)} links",
+            seed,
+            params={"shape": plan.shape, "groups": [list(g) for g in plan.groups], "mode": mode},
+            links=tuple(cut),
+        )
         tag = record.tag
         done: list[Link] = []
 
@@ -187,8 +202,9 @@ class NetworkFaults(FaultBase):
             raise
         return record
 
-    def partition(self, groups: Sequence[Sequence[str]], mode: str = "drop", *, seed: int | None = None,
-                  verify: bool = True) -> FaultRecord:
+    def partition(
+        self, groups: Sequence[Sequence[str]], mode: str = "drop", *, seed: int | None = None, verify: bool = True
+    ) -> FaultRecord:
         """Nodes in different ``groups`` cannot reach each other (see module doc
         for ``mode``).  Every node must be in one group."""
         try:
@@ -197,8 +213,15 @@ class NetworkFaults(FaultBase):
             raise FaultError(str(exc)) from None
         return self._apply_plan(plan, mode, self._seed(seed), verify)
 
-    def _shape(self, name: str, build: Callable[[random.Random | None], shapes.PartitionPlan], mode: str,
-               shuffle: bool, seed: int | None, verify: bool) -> FaultRecord:
+    def _shape(
+        self,
+        name: str,
+        build: Callable[[random.Random | None], shapes.PartitionPlan],
+        mode: str,
+        shuffle: bool,
+        seed: int | None,
+        verify: bool,
+    ) -> FaultRecord:
         seed = self._seed(seed)
         try:
             plan = build(random.Random(seed) if shuffle else None)
@@ -206,39 +229,61 @@ class NetworkFaults(FaultBase):
             raise FaultError(str(exc)) from None
         return self._apply_plan(plan, mode, seed, verify)
 
-    def partition_halves(self, mode: str = "drop", *, shuffle: bool = False, seed: int | None = None,
-                         verify: bool = True) -> FaultRecord:
+    def partition_halves(
+        self, mode: str = "drop", *, shuffle: bool = False, seed: int | None = None, verify: bool = True
+    ) -> FaultRecord:
         return self._shape("halves", lambda rng: shapes.halves(self.cluster.names, rng), mode, shuffle, seed, verify)
 
-    def partition_majority_minority(self, mode: str = "drop", *, shuffle: bool = False,
-                                    seed: int | None = None, verify: bool = True) -> FaultRecord:
-        return self._shape("majority_minority", lambda rng: shapes.majority_minority(self.cluster.names, rng),
-                           mode, shuffle, seed, verify)
+    def partition_majority_minority(
+        self, mode: str = "drop", *, shuffle: bool = False, seed: int | None = None, verify: bool = True
+    ) -> FaultRecord:
+        return self._shape(
+            "majority_minority",
+            lambda rng: shapes.majority_minority(self.cluster.names, rng),
+            mode,
+            shuffle,
+            seed,
+            verify,
+        )
 
-    def isolate(self, node: str, mode: str = "drop", *, seed: int | None = None,
-                verify: bool = True) -> FaultRecord:
+    def isolate(self, node: str, mode: str = "drop", *, seed: int | None = None, verify: bool = True) -> FaultRecord:
         self._node(node)
         return self._shape("isolate", lambda rng: shapes.isolate(self.cluster.names, node), mode, False, seed, verify)
 
-    def bridge(self, mode: str = "drop", *, node: str | None = None, shuffle: bool = False,
-               seed: int | None = None, verify: bool = True) -> FaultRecord:
-        return self._shape("bridge", lambda rng: shapes.bridge(self.cluster.names, rng, node), mode, shuffle, seed, verify)
+    def bridge(
+        self,
+        mode: str = "drop",
+        *,
+        node: str | None = None,
+        shuffle: bool = False,
+        seed: int | None = None,
+        verify: bool = True,
+    ) -> FaultRecord:
+        return self._shape(
+            "bridge", lambda rng: shapes.bridge(self.cluster.names, rng, node), mode, shuffle, seed, verify
+        )
 
-    def partition_majorities_ring(self, mode: str = "drop", *, shuffle: bool = False,
-                                  seed: int | None = None, verify: bool = True) -> FaultRecord:
-        return self._shape("majorities_ring", lambda rng: shapes.majorities_ring(self.cluster.names, rng),
-                           mode, shuffle, seed, verify)
+    def partition_majorities_ring(
+        self, mode: str = "drop", *, shuffle: bool = False, seed: int | None = None, verify: bool = True
+    ) -> FaultRecord:
+        return self._shape(
+            "majorities_ring", lambda rng: shapes.majorities_ring(self.cluster.names, rng), mode, shuffle, seed, verify
+        )
 
-    def cut(self, src: str, dst: str, mode: str = "drop", *, seed: int | None = None,
-            verify: bool = True) -> FaultRecord:
+    def cut(
+        self, src: str, dst: str, mode: str = "drop", *, seed: int | None = None, verify: bool = True
+    ) -> FaultRecord:
         """One-way cut: ``src`` can no longer reach ``dst``; ``dst`` still reaches ``src``."""
         self._node(src)
         self._node(dst)
         table = self._require_links("cut")
         if Link(src, dst) not in table.links:
-            raise FaultError(f"cut: there is no link {src}->{dst} in this topology "
-                             f"(allowed: {', '.join(map(str, table.links))})")
-        return self._shape("one_way", lambda rng: shapes.one_way(self.cluster.names, src, dst), mode, False, seed, verify)
+            raise FaultError(
+                f"cut: there is no link {src}->{dst} in this topology (allowed: {', '.join(map(str, table.links))})"
+            )
+        return self._shape(
+            "one_way", lambda rng: shapes.one_way(self.cluster.names, src, dst), mode, False, seed, verify
+        )
 
     def heal(self, *, verify: bool = True) -> FaultRecord:
         """Restore every link: no partition, latency or loss left (asks the
@@ -247,8 +292,9 @@ class NetworkFaults(FaultBase):
         table = self._require_links("heal")
         seed = self._seed(None)
         ended = [r for r in self.log.active() if r.links or r.kind in ("partition", "latency", "message_loss")]
-        record = self._start("heal", f"all {len(table.links)} links (ends {len(ended)} faults)", seed,
-                             links=tuple(table.links))
+        record = self._start(
+            "heal", f"all {len(table.links)} links (ends {len(ended)} faults)", seed, links=tuple(table.links)
+        )
         table.heal_all()
         for r in ended:
             r.finish(f"healed by #{record.id}")
@@ -259,9 +305,18 @@ class NetworkFaults(FaultBase):
 
     # ---------------------------------------------------------------- latency
 
-    def latency(self, min_ms: int, max_ms: int | None = None, *, links: Iterable[object] | None = None,
-                affected_fraction: float | None = None, seed: int | None = None, stream: str = "both",
-                spread: str = "jitter", verify: bool = True) -> FaultRecord:
+    def latency(
+        self,
+        min_ms: int,
+        max_ms: int | None = None,
+        *,
+        links: Iterable[object] | None = None,
+        affected_fraction: float | None = None,
+        seed: int | None = None,
+        stream: str = "both",
+        spread: str = "jitter",
+        verify: bool = True,
+    ) -> FaultRecord:
         """Add a delay in [min_ms, max_ms] to the chosen links (all by default;
         ``links=[...]`` or a seeded ``affected_fraction`` of them).  ``stream``:
         ``both`` delays each direction of every connection on the link (a
@@ -286,10 +341,19 @@ class NetworkFaults(FaultBase):
                 half = (max_ms - min_ms) // 2
                 delays[link] = (min_ms + half, half)
         table = self._require_links("latency")
-        record = self._start("latency", f"{min_ms}-{max_ms}ms {spread} on {len(chosen)} links ({stream})", seed,
-                             params={"min_ms": min_ms, "max_ms": max_ms, "stream": stream, "spread": spread,
-                                     "delays": {str(link): d for link, d in delays.items()}},
-                             links=tuple(chosen))
+        record = self._start(
+            "latency",
+            f"{min_ms}-{max_ms}ms {spread} on {len(chosen)} links ({stream})",
+            seed,
+            params={
+                "min_ms": min_ms,
+                "max_ms": max_ms,
+                "stream": stream,
+                "spread": spread,
+                "delays": {str(link): d for link, d in delays.items()},
+            },
+            links=tuple(chosen),
+        )
         streams = ("upstream", "downstream") if stream == "both" else (stream,)
         done: list[Link] = []
         record._undo = lambda: [table.remove_toxics(link, record.tag) for link in done]
@@ -308,7 +372,9 @@ class NetworkFaults(FaultBase):
 
     def _verify_latency(self, record: FaultRecord, links: list[Link], min_ms: int, max_ms: int) -> None:
         table = self._require_links("latency")
-        probe_links = [link for link in links if self._live_http(link.dst) and table.only_faulted_by(link, record.tag)][:3]
+        probe_links = [link for link in links if self._live_http(link.dst) and table.only_faulted_by(link, record.tag)][
+            :3
+        ]
         if min_ms > 0 and probe_links:
             old = self.probe_timeout
             self.probe_timeout = max(old, 2 * max_ms / 1000 + 2.0)
@@ -331,9 +397,17 @@ class NetworkFaults(FaultBase):
 
     # ----------------------------------------------------------- message loss
 
-    def message_loss(self, probability: float, *, links: Iterable[object] | None = None,
-                     affected_fraction: float | None = None, seed: int | None = None, mode: str = "reset",
-                     timeout_ms: int = 0, verify: bool = True) -> FaultRecord:
+    def message_loss(
+        self,
+        probability: float,
+        *,
+        links: Iterable[object] | None = None,
+        affected_fraction: float | None = None,
+        seed: int | None = None,
+        mode: str = "reset",
+        timeout_ms: int = 0,
+        verify: bool = True,
+    ) -> FaultRecord:
         """Lose traffic on the chosen links with ``probability`` per connection
         (see the module docstring for why per connection and the two modes)."""
         if isinstance(probability, bool) or not isinstance(probability, (int, float)) or not 0 <= probability <= 1:
@@ -345,16 +419,21 @@ class NetworkFaults(FaultBase):
         chosen = self._select_links(links, affected_fraction, random.Random(seed))
         table = self._require_links("message_loss")
         toxic = "reset_peer" if mode == "reset" else "timeout"
-        record = self._start("message_loss", f"p={probability:g} per connection ({toxic}) on {len(chosen)} links",
-                             seed, params={"probability": probability, "mode": mode, "timeout_ms": timeout_ms},
-                             links=tuple(chosen))
+        record = self._start(
+            "message_loss",
+            f"p={probability:g} per connection ({toxic}) on {len(chosen)} links",
+            seed,
+            params={"probability": probability, "mode": mode, "timeout_ms": timeout_ms},
+            links=tuple(chosen),
+        )
         done: list[Link] = []
         record._undo = lambda: [table.remove_toxics(link, record.tag) for link in done]
         try:
             for link in chosen:
                 attrs = {"timeout": 0} if mode == "reset" else {"timeout": timeout_ms}
-                table.add_toxic(link, record.tag, toxic, stream="upstream", suffix="loss",
-                                toxicity=float(probability), **attrs)
+                table.add_toxic(
+                    link, record.tag, toxic, stream="upstream", suffix="loss", toxicity=float(probability), **attrs
+                )
                 done.append(link)
             if verify and probability >= 1:  # certain loss: every exchange must fail, so probe it
                 self._verify_blocked(record, chosen, "drop", state_tag="-loss")
@@ -363,10 +442,12 @@ class NetworkFaults(FaultBase):
                     _, toxics = table.server_view(link)
                     if f"{record.tag}-loss-up" not in toxics:
                         raise FaultNotEffective(f"message_loss #{record.id}: no loss toxic on {link}")
-                self._verified(record, f"proxy state shows {toxic} toxicity={probability:g} on {len(chosen)} "
-                                       "links (loss is random per connection: not probed)")
+                self._verified(
+                    record,
+                    f"proxy state shows {toxic} toxicity={probability:g} on {len(chosen)} "
+                    "links (loss is random per connection: not probed)",
+                )
         except BaseException:
             record.revert()
             raise
         return record
-

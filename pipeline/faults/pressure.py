@@ -68,8 +68,16 @@ def _available_mb() -> int:
 class Pressure:
     """A running pressure helper.  Use as a context manager or call ``stop``."""
 
-    def __init__(self, kind: str, argv: list[str], seconds: float, *, cpus: Iterable[int] | None = None,
-                 state: RunState | None = None, label: str = "") -> None:
+    def __init__(
+        self,
+        kind: str,
+        argv: list[str],
+        seconds: float,
+        *,
+        cpus: Iterable[int] | None = None,
+        state: RunState | None = None,
+        label: str = "",
+    ) -> None:
         self.kind = kind
         self.seconds = seconds
         self.label = label or kind
@@ -83,8 +91,14 @@ class Pressure:
             if cpu_set:
                 os.sched_setaffinity(0, cpu_set)
 
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, start_new_session=True, preexec_fn=setup)
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=setup,
+        )
         self._key = f"pressure:{self.proc.pid}"
         if state is not None:
             state.add_process(self._key, "pressure", self.label, self.proc.pid)
@@ -147,15 +161,24 @@ def _check_seconds(seconds: float) -> float:
     return float(seconds)
 
 
-def cpu_pressure(seconds: float, workers: int = 1, *, cpus: Iterable[int] | None = None,
-                 state: RunState | None = None) -> Pressure:
+def cpu_pressure(
+    seconds: float, workers: int = 1, *, cpus: Iterable[int] | None = None, state: RunState | None = None
+) -> Pressure:
     """Burn ``workers`` CPUs for ``seconds`` (optionally pinned to ``cpus``)."""
     seconds = _check_seconds(seconds)
     limit = max(1, (os.cpu_count() or 1) * 2)
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= limit:
         raise PressureError(f"workers: must be an integer in [1, {limit}], got {workers!r}")
-    argv = [sys.executable, "-m", "pipeline.faults.pressure", "cpu", "--seconds", repr(seconds),
-            "--workers", str(workers)]
+    argv = [
+        sys.executable,
+        "-m",
+        "pipeline.faults.pressure",
+        "cpu",
+        "--seconds",
+        repr(seconds),
+        "--workers",
+        str(workers),
+    ]
     return Pressure("cpu", argv, seconds, cpus=cpus, state=state, label=f"cpu x{workers} {seconds:g}s")
 
 

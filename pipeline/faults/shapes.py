@@ -30,8 +30,17 @@ from dataclasses import dataclass
 
 from pipeline.cluster.topology import Link
 
-__all__ = ["PartitionPlan", "groups", "halves", "majority_minority", "isolate", "bridge",
-           "majorities_ring", "one_way", "SHAPES"]
+__all__ = [
+    "PartitionPlan",
+    "groups",
+    "halves",
+    "majority_minority",
+    "isolate",
+    "bridge",
+    "majorities_ring",
+    "one_way",
+    "SHAPES",
+]
 
 SHAPES = ("groups", "halves", "majority_minority", "isolate", "bridge", "majorities_ring", "one_way")
 
@@ -85,8 +94,9 @@ def groups(names: Sequence[str], parts: Iterable[Iterable[str]], shape: str = "g
             seen[node] = i
     missing = [n for n in names if n not in seen]
     if missing:
-        raise ValueError(f"groups: nodes {', '.join(missing)} are in no group "
-                         "(list every node, e.g. groups=[[...], [...]])")
+        raise ValueError(
+            f"groups: nodes {', '.join(missing)} are in no group (list every node, e.g. groups=[[...], [...]])"
+        )
     return PartitionPlan(shape, parts_t, _between(parts_t))
 
 
@@ -103,8 +113,7 @@ def majority_minority(names: Sequence[str], rng: random.Random | None = None) ->
         raise ValueError("majority_minority: needs at least 2 nodes")
     order = _order(names, rng)
     k = len(order) // 2 + 1
-    return groups(names, [order[:k], order[k:]] if k < len(order) else [order[:-1], order[-1:]],
-                  "majority_minority")
+    return groups(names, [order[:k], order[k:]] if k < len(order) else [order[:-1], order[-1:]], "majority_minority")
 
 
 def isolate(names: Sequence[str], node: str) -> PartitionPlan:
@@ -136,8 +145,7 @@ def majorities_ring(names: Sequence[str], rng: random.Random | None = None) -> P
     majority (including themselves); everything farther is cut."""
     n = len(names)
     if n < 4:
-        raise ValueError(f"majorities_ring: needs at least 4 nodes (got {n}); with fewer every "
-                         "majority is the same")
+        raise ValueError(f"majorities_ring: needs at least 4 nodes (got {n}); with fewer every majority is the same")
     order = _order(names, rng)
     majority = n // 2 + 1
     reach = majority // 2  # the fewest neighbours each side with 2*reach + 1 >= majority

@@ -20,10 +20,10 @@ from pipeline.run.stage import COMPLETED, INTERRUPTED, MISSING, NOT_RUN, SKIPPED
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 WARN = "warn"
 
-EXIT_PASS = 0          # the gate passed (warnings allowed)
-EXIT_FAIL = 1          # the gate failed
-EXIT_CONFIG = 2        # bad configuration or usage; nothing was judged
-EXIT_UNKNOWN = 3       # no failure, but a stage's measurement could not be trusted
+EXIT_PASS = 0  # the gate passed (warnings allowed)
+EXIT_FAIL = 1  # the gate failed
+EXIT_CONFIG = 2  # bad configuration or usage; nothing was judged
+EXIT_UNKNOWN = 3  # no failure, but a stage's measurement could not be trusted
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; the summary is still written
 EXIT_CODES = {PASS: EXIT_PASS, FAIL: EXIT_FAIL, UNKNOWN: EXIT_UNKNOWN}
 
@@ -66,15 +66,25 @@ class Verdict:
         return tuple(f for a in self.assessments for f in a.findings)
 
 
-def assess(stage: Stage, requirement: str, run: StageRun, report: StageReport | None, policy: Policy,
-           strict: bool = False) -> Assessment:
+def assess(
+    stage: Stage, requirement: str, run: StageRun, report: StageReport | None, policy: Policy, strict: bool = False
+) -> Assessment:
     """Judge one stage.  ``strict``: an optional stage's failure fails too (a CI stage job)."""
     severity = FAIL if requirement == "required" or strict else WARN
 
-    def done(status: str, reason: str = "", findings: tuple[tuple[str, str], ...] = (),
-             checks: tuple[Check, ...] = ()) -> Assessment:
-        return Assessment(stage, requirement, run, report, status, reason, checks,
-                          tuple(Finding(sev, stage.name, msg) for sev, msg in findings))
+    def done(
+        status: str, reason: str = "", findings: tuple[tuple[str, str], ...] = (), checks: tuple[Check, ...] = ()
+    ) -> Assessment:
+        return Assessment(
+            stage,
+            requirement,
+            run,
+            report,
+            status,
+            reason,
+            checks,
+            tuple(Finding(sev, stage.name, msg) for sev, msg in findings),
+        )
 
     if requirement == "skip" or run.status == SKIPPED:
         return done("skipped", run.reason or f"skipped by the {policy.branch_type} policy")
@@ -108,8 +118,11 @@ def assess(stage: Stage, requirement: str, run: StageRun, report: StageReport | 
         return done("failed", "; ".join(reasons), tuple((severity, r) for r in reasons), checks)
 
     status, notes = "passed", []
-    untrusted = ([f"measurement not trusted: {report.untrusted_reason or 'pipeline.trusted=false'}"]
-                 if not report.trusted else [])
+    untrusted = (
+        [f"measurement not trusted: {report.untrusted_reason or 'pipeline.trusted=false'}"]
+        if not report.trusted
+        else []
+    )
     untrusted += [f"measurement unreadable: {bad}" for bad in report.bad_metrics]
     if untrusted:
         status = "unknown"
@@ -117,8 +130,13 @@ def assess(stage: Stage, requirement: str, run: StageRun, report: StageReport | 
     if report.flaky:
         status = "flaky" if status == "passed" else status
         flaky_severity = policy.flaky if severity == FAIL else WARN
-        notes.append((flaky_severity, f"{len(report.flaky)} flaky test{'s' if len(report.flaky) > 1 else ''} "
-                                      f"(failed, then passed on rerun): {_names(report.flaky)}"))
+        notes.append(
+            (
+                flaky_severity,
+                f"{len(report.flaky)} flaky test{'s' if len(report.flaky) > 1 else ''} "
+                f"(failed, then passed on rerun): {_names(report.flaky)}",
+            )
+        )
     if report.counts.skipped == report.counts.tests:
         notes.append((WARN, f"all {report.counts.tests} tests were skipped"))
     return done(status, "; ".join(msg for _, msg in notes), tuple(notes), checks)
@@ -149,12 +167,26 @@ def junit_cases(verdict: Verdict) -> list[Case]:
         props: tuple[tuple[str, str], ...] = (("pipeline.requirement", a.requirement), ("pipeline.status", a.status))
         if a.run.elapsed_s is not None:
             props += (("pipeline.elapsed_s", f"{a.run.elapsed_s:.3f}"),)
-        cases.append(Case(f"pipeline.{a.stage.name}", f"stage {a.stage.name}",
-                          outcome, message if outcome != "passed" else "", "", props))
+        cases.append(
+            Case(
+                f"pipeline.{a.stage.name}",
+                f"stage {a.stage.name}",
+                outcome,
+                message if outcome != "passed" else "",
+                "",
+                props,
+            )
+        )
         for check in a.checks:
-            cases.append(Case(f"pipeline.{a.stage.name}.thresholds", repr(check.threshold),
-                              "passed" if check.passed else "failure", check.detail,
-                              properties=(("measured", "" if check.measured is None else f"{check.measured:g}"),)))
+            cases.append(
+                Case(
+                    f"pipeline.{a.stage.name}.thresholds",
+                    repr(check.threshold),
+                    "passed" if check.passed else "failure",
+                    check.detail,
+                    properties=(("measured", "" if check.measured is None else f"{check.measured:g}"),),
+                )
+            )
     return cases
 
 

@@ -93,8 +93,9 @@ def read_report(path: Path, shown: str | None = None) -> StageReport:
     except (ET.ParseError, OSError) as exc:
         return StageReport(path, problem=f"malformed JUnit {shown}: {exc}")
     if root.tag not in ("testsuites", "testsuite"):
-        return StageReport(path, problem=f"malformed JUnit {shown}: root element <{root.tag}> "
-                                         "is not <testsuites> or <testsuite>")
+        return StageReport(
+            path, problem=f"malformed JUnit {shown}: root element <{root.tag}> is not <testsuites> or <testsuite>"
+        )
     try:
         # junitparser annotates fromroot as taking its own Element wrapper (it takes an ElementTree
         # element, as here) and returning the base JUnitXml (it builds ``cls()``: an xunit2.JUnitXml).
@@ -133,7 +134,7 @@ def _summarise(path: Path, shown: str, xml: xunit2.JUnitXml) -> StageReport:
                 number = float(value)
                 if math.isnan(number):
                     raise ValueError(value)
-                metrics[name[len(METRIC_PREFIX):]] = number
+                metrics[name[len(METRIC_PREFIX) :]] = number
             except ValueError:
                 bad.append(f"{name}={value!r} is not a number")
         elif name == TRUSTED:
@@ -143,8 +144,18 @@ def _summarise(path: Path, shown: str, xml: xunit2.JUnitXml) -> StageReport:
                 trusted, reason = False, reason or f"{TRUSTED}={value!r} is neither true nor false"
         elif name == UNTRUSTED_REASON and value:
             reason = value
-    return StageReport(path, None, counts, tuple(failed), tuple(flaky), metrics, tuple(bad),
-                       trusted, reason if not trusted else "", tuple(suites))
+    return StageReport(
+        path,
+        None,
+        counts,
+        tuple(failed),
+        tuple(flaky),
+        metrics,
+        tuple(bad),
+        trusted,
+        reason if not trusted else "",
+        tuple(suites),
+    )
 
 
 def _flatten(suite: xunit2.TestSuite, parents: tuple[str, ...], into: list[FlatSuite]) -> None:
@@ -174,8 +185,7 @@ def _fold_reruns(suite: xunit2.TestSuite, cases: list[xunit2.TestCase]) -> list[
         total = len(attempts)
         for i in range(1, total):
             if last.is_passed:
-                case.add_interim_result(xunit2.FlakyFailure(f"attempt {i} of {total} failed; passed on rerun",
-                                                            "rerun"))
+                case.add_interim_result(xunit2.FlakyFailure(f"attempt {i} of {total} failed; passed on rerun", "rerun"))
             elif not last.is_skipped:
                 case.add_interim_result(xunit2.RerunFailure(f"attempt {i} of {total} failed", "rerun"))
         folded.append(case)
@@ -203,6 +213,7 @@ def case_id(case: xunit2.TestCase) -> str:
 
 # ---------------------------------------------------------------- writing
 
+
 @dataclass(frozen=True)
 class Case:
     """A test case the pipeline itself adds to the merged report (a stage's outcome,
@@ -219,8 +230,9 @@ class Case:
 _RESULTS = {"failure": Failure, "error": Error, "skipped": Skipped}
 
 
-def merged(stage_reports: list[tuple[str, StageReport | None]], cases: list[Case],
-           properties: dict[str, str]) -> JUnitXml:
+def merged(
+    stage_reports: list[tuple[str, StageReport | None]], cases: list[Case], properties: dict[str, str]
+) -> JUnitXml:
     """The merged report: every stage's suites (named ``<stage>/<suite>``) and a
     ``pipeline`` suite holding ``cases`` and ``properties``."""
     xml = JUnitXml(name="pipeline")

@@ -31,8 +31,11 @@ def _time(a: Assessment) -> str:
 
 def _row(a: Assessment) -> list[str]:
     c = _counts(a)
-    numbers = ["-"] * 5 if c is None else [str(c.tests), str(c.passed), str(c.failed + c.errors),
-                                           str(c.skipped), str(c.flaky)]
+    numbers = (
+        ["-"] * 5
+        if c is None
+        else [str(c.tests), str(c.passed), str(c.failed + c.errors), str(c.skipped), str(c.flaky)]
+    )
     return [a.stage.name, a.requirement, a.status, *numbers, _time(a)]
 
 
@@ -54,28 +57,36 @@ def to_json(verdict: Verdict, meta: dict, root: Path | None = None) -> dict:
         c = None if report is None else report.counts
         if c is not None:
             totals = totals + c
-        stages.append({
-            "name": a.stage.name,
-            "session": a.stage.session,
-            "requirement": a.requirement,
-            "status": a.status,
-            "reason": a.reason,
-            "elapsed_s": a.run.elapsed_s,
-            "budget_s": a.stage.budget_s,
-            "exit_code": a.run.exit_code,
-            "report": _relative(a.stage.report, root),
-            "counts": None if c is None else _counts_dict(c),
-            "failed_tests": list(report.failed) if report is not None else [],
-            "flaky_tests": list(report.flaky) if report is not None else [],
-            "metrics": dict(report.metrics) if report is not None else {},
-            "trusted": report.trusted if report is not None else None,
-            "thresholds": [
-                {"threshold": repr(k.threshold), "metric": k.threshold.metric, "op": k.threshold.op,
-                 "limit": k.threshold.limit, "measured": k.measured, "passed": k.passed}
-                for k in a.checks
-            ],
-            "findings": [{"severity": f.severity, "message": f.message} for f in a.findings],
-        })
+        stages.append(
+            {
+                "name": a.stage.name,
+                "session": a.stage.session,
+                "requirement": a.requirement,
+                "status": a.status,
+                "reason": a.reason,
+                "elapsed_s": a.run.elapsed_s,
+                "budget_s": a.stage.budget_s,
+                "exit_code": a.run.exit_code,
+                "report": _relative(a.stage.report, root),
+                "counts": None if c is None else _counts_dict(c),
+                "failed_tests": list(report.failed) if report is not None else [],
+                "flaky_tests": list(report.flaky) if report is not None else [],
+                "metrics": dict(report.metrics) if report is not None else {},
+                "trusted": report.trusted if report is not None else None,
+                "thresholds": [
+                    {
+                        "threshold": repr(k.threshold),
+                        "metric": k.threshold.metric,
+                        "op": k.threshold.op,
+                        "limit": k.threshold.limit,
+                        "measured": k.measured,
+                        "passed": k.passed,
+                    }
+                    for k in a.checks
+                ],
+                "findings": [{"severity": f.severity, "message": f.message} for f in a.findings],
+            }
+        )
     return {
         "schema": SCHEMA_VERSION,
         "verdict": verdict.verdict,
@@ -89,8 +100,14 @@ def to_json(verdict: Verdict, meta: dict, root: Path | None = None) -> dict:
 
 
 def _counts_dict(c: Counts) -> dict:
-    return {"tests": c.tests, "passed": c.passed, "failed": c.failed, "errors": c.errors,
-            "skipped": c.skipped, "flaky": c.flaky}
+    return {
+        "tests": c.tests,
+        "passed": c.passed,
+        "failed": c.failed,
+        "errors": c.errors,
+        "skipped": c.skipped,
+        "flaky": c.flaky,
+    }
 
 
 def terminal(verdict: Verdict, meta: dict) -> str:
@@ -98,8 +115,12 @@ def terminal(verdict: Verdict, meta: dict) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
     lines = ["", f"Pipeline summary ({meta.get('branch_type')} policy{_ref(meta)})"]
     for r in rows:
-        lines.append("  " + "  ".join(cell.ljust(w) if i < 3 else cell.rjust(w)
-                                      for i, (cell, w) in enumerate(zip(r, widths, strict=True))))
+        lines.append(
+            "  "
+            + "  ".join(
+                cell.ljust(w) if i < 3 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
     checks = [(a.stage.name, k) for a in verdict.assessments for k in a.checks]
     if checks:
         lines.append("Thresholds:")
@@ -108,18 +129,26 @@ def terminal(verdict: Verdict, meta: dict) -> str:
         lines.append("Findings:")
         lines += [f"  {f.severity.upper():7} {f.stage}: {f.message}" for f in verdict.findings]
     elapsed = meta.get("elapsed_s")
-    lines.append(f"Verdict: {verdict.verdict.upper()} (exit code {verdict.exit_code})"
-                 + (f" after {elapsed:.1f}s" if elapsed is not None else ""))
+    lines.append(
+        f"Verdict: {verdict.verdict.upper()} (exit code {verdict.exit_code})"
+        + (f" after {elapsed:.1f}s" if elapsed is not None else "")
+    )
     return "\n".join(lines) + "\n"
 
 
 def markdown(verdict: Verdict, meta: dict) -> str:
     mark = _MARK[verdict.verdict]
     lines = [f"## {mark} Pipeline verdict: **{verdict.verdict.upper()}**", ""]
-    lines.append(f"Policy `{meta.get('branch_type')}`{_ref(meta, md=True)}, exit code {verdict.exit_code}"
-                 + (" (interrupted)" if verdict.interrupted else "") + ".")
-    lines += ["", "| " + " | ".join(c.capitalize() for c in COLUMNS) + " | Notes |",
-              "|" + "---|" * 3 + "---:|" * 6 + "---|"]
+    lines.append(
+        f"Policy `{meta.get('branch_type')}`{_ref(meta, md=True)}, exit code {verdict.exit_code}"
+        + (" (interrupted)" if verdict.interrupted else "")
+        + "."
+    )
+    lines += [
+        "",
+        "| " + " | ".join(c.capitalize() for c in COLUMNS) + " | Notes |",
+        "|" + "---|" * 3 + "---:|" * 6 + "---|",
+    ]
     for a in verdict.assessments:
         lines.append("| " + " | ".join(_md(cell) for cell in _row(a)) + f" | {_md(a.reason)} |")
     checks = [(a.stage.name, k) for a in verdict.assessments for k in a.checks]
@@ -130,8 +159,9 @@ def markdown(verdict: Verdict, meta: dict) -> str:
             lines.append(f"| {name} | `{k.threshold!r}` | {measured} | {'✅ pass' if k.passed else '❌ fail'} |")
     if verdict.findings:
         lines += ["", "### Findings", ""]
-        lines += [f"- {_SEVERITY_MARK[f.severity]} **{f.severity}** `{f.stage}`: {_md(f.message)}"
-                  for f in verdict.findings]
+        lines += [
+            f"- {_SEVERITY_MARK[f.severity]} **{f.severity}** `{f.stage}`: {_md(f.message)}" for f in verdict.findings
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -30,9 +30,7 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "!=": operator.ne,
 }
 METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
-_FORM = re.compile(
-    r"\s*(?P<metric>[^\s<>=!]+)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[^\s%<>=!]+)\s*(?P<pct>%?)\s*"
-)
+_FORM = re.compile(r"\s*(?P<metric>[^\s<>=!]+)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[^\s%<>=!]+)\s*(?P<pct>%?)\s*")
 FORM_HELP = "expected '<metric> <op> <number>' with op one of " + ", ".join(OPERATORS)
 
 

@@ -28,7 +28,7 @@ def branch_type_from_ref(ref: str) -> str:
     if not ref:
         raise ValueError("--branch: empty ref; give a ref such as refs/heads/main or refs/tags/v1.0")
     if ref.startswith(_TAGS):
-        return "release" if _RELEASE_TAG.fullmatch(ref[len(_TAGS):]) else "feature"
+        return "release" if _RELEASE_TAG.fullmatch(ref[len(_TAGS) :]) else "feature"
     name = ref.removeprefix(_HEADS)
     if name == "main":
         return "main"

@@ -97,10 +97,20 @@ DEFAULT_STAGES: dict[str, dict[str, Any]] = {
     "chaos": {"budget_s": 1800},
 }
 DEFAULT_REQUIREMENTS = {
-    "feature": {"unit": "required", "service": "required", "multinode": "required",
-                "performance": "optional", "chaos": "skip"},
-    "main": {"unit": "required", "service": "required", "multinode": "required",
-             "performance": "required", "chaos": "optional"},
+    "feature": {
+        "unit": "required",
+        "service": "required",
+        "multinode": "required",
+        "performance": "optional",
+        "chaos": "skip",
+    },
+    "main": {
+        "unit": "required",
+        "service": "required",
+        "multinode": "required",
+        "performance": "required",
+        "chaos": "optional",
+    },
 }
 DEFAULT_SEVERITY = {
     "feature": {"flaky": "warn", "missing": "warn"},
@@ -112,6 +122,7 @@ DEFAULT_KILL_GRACE_S = 10
 
 
 # ---------------------------------------------------------------- loading
+
 
 def load_config(path: str | os.PathLike | None = None, root: str | os.PathLike | None = None) -> Config:
     """Load and validate the configuration.
@@ -297,8 +308,9 @@ class _Validator:
         for name in stages:
             if name not in requirement:
                 hint = f" (no [{where}] table, and the built-in default does not know it)" if defaulted else ""
-                raise self.error(where, f"stage {name!r} is not assigned{hint}; "
-                                        "list it under required, optional or skip")
+                raise self.error(
+                    where, f"stage {name!r} is not assigned{hint}; list it under required, optional or skip"
+                )
         defaults = DEFAULT_SEVERITY[branch_type]
         return Policy(
             branch_type,

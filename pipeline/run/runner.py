@@ -46,11 +46,11 @@ class Options:
     """What the user asked for (the invoke tasks' options)."""
 
     branch_type: str | None = None  # feature | main | release
-    branch: str | None = None       # a git ref; wins over branch_type
-    config: str | None = None       # a configuration file; default: see config.load_config
-    pytest_args: str = ""           # extra pytest arguments for every stage (shell words)
-    stages: tuple[str, ...] = ()    # run or judge only these stages (a CI stage job)
-    root: Path | None = None        # where to look for the configuration; default: cwd
+    branch: str | None = None  # a git ref; wins over branch_type
+    config: str | None = None  # a configuration file; default: see config.load_config
+    pytest_args: str = ""  # extra pytest arguments for every stage (shell words)
+    stages: tuple[str, ...] = ()  # run or judge only these stages (a CI stage job)
+    root: Path | None = None  # where to look for the configuration; default: cwd
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,13 @@ def execute(steps: Sequence[Step], state: State) -> int:
 
 
 def start(options: Options, mode: str, out: IO[str] | None = None) -> State:
-    return State(options, mode, out or sys.stdout,
-                 datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), time.monotonic())
+    return State(
+        options,
+        mode,
+        out or sys.stdout,
+        datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        time.monotonic(),
+    )
 
 
 def pipeline(options: Options, out: IO[str] | None = None) -> int:
@@ -119,14 +124,19 @@ def plan_for(options: Options) -> tuple[Config, str, tuple[tuple[Stage, str], ..
 
 # ---------------------------------------------------------------- steps
 
+
 def load(state: State) -> State | int:
     try:
         config, branch_type, plan = plan_for(state.options)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return gates.EXIT_CONFIG
-    _say(state, f"pipeline: {branch_type} policy" + (f" for {state.options.branch}" if state.options.branch else "")
-         + f", configuration: {config.source}")
+    _say(
+        state,
+        f"pipeline: {branch_type} policy"
+        + (f" for {state.options.branch}" if state.options.branch else "")
+        + f", configuration: {config.source}",
+    )
     return dataclasses.replace(state, config=config, branch_type=branch_type, plan=plan)
 
 
@@ -176,27 +186,33 @@ def run_stages(state: State) -> State:
                     run = StageRun(stage.name, NOT_RUN, f"halted after required stage '{halted_by}' failed")
                 else:
                     number = f"[{to_run.index(stage) + 1}/{len(to_run)}]"
-                    _say(state, f"==> {number} {stage.name} ({requirement}, budget {stage.budget_s:g} s): "
-                                f"nox -s {stage.session}" + _after_dashes(posargs(stage, extra)))
+                    _say(
+                        state,
+                        f"==> {number} {stage.name} ({requirement}, budget {stage.budget_s:g} s): "
+                        f"nox -s {stage.session}" + _after_dashes(posargs(stage, extra)),
+                    )
                     run = run_stage(config, stage, extra, state.out)
                     runs[stage.name] = run
                     interrupted = run.status == INTERRUPTED
                     report = junit.read_report(stage.report, _shown(config, stage.report))
                     a = gates.assess(stage, requirement, run, report, policy, strict)
-                    _say(state, f"<== {stage.name}: {a.status} in {run.elapsed_s:.1f} s"
-                                + (f" ({a.reason})" if a.reason else ""))
+                    _say(
+                        state,
+                        f"<== {stage.name}: {a.status} in {run.elapsed_s:.1f} s"
+                        + (f" ({a.reason})" if a.reason else ""),
+                    )
                     if a.blocks and requirement == "required" and not interrupted:
                         halted_by = stage.name
                 if run.status in (SKIPPED, MISSING, NOT_RUN):
                     _say(state, f"--- {stage.name}: {run.status.replace('_', ' ')}: {run.reason}")
             except Interrupted as exc:
                 interrupted = True
-                run = runs.get(stage.name) or StageRun(stage.name, INTERRUPTED,
-                                                      f"interrupted by {exc} before it finished")
+                run = runs.get(stage.name) or StageRun(
+                    stage.name, INTERRUPTED, f"interrupted by {exc} before it finished"
+                )
             runs[stage.name] = run
             write_record(config, run)
-    return dataclasses.replace(state, runs=tuple(runs[s.name] for s, _ in state.plan),
-                               interrupted=interrupted)
+    return dataclasses.replace(state, runs=tuple(runs[s.name] for s, _ in state.plan), interrupted=interrupted)
 
 
 def collect(state: State) -> State:
@@ -242,8 +258,7 @@ def write_outputs(state: State) -> int:
     }
     reports = [(a.stage.name, a.report) for a in verdict.assessments]
     properties = {"pipeline.verdict": verdict.verdict, "pipeline.branch_type": state.branch_type}
-    merged = junit.write(junit.merged(reports, gates.junit_cases(verdict), properties),
-                         config.reports / "pipeline.xml")
+    merged = junit.write(junit.merged(reports, gates.junit_cases(verdict), properties), config.reports / "pipeline.xml")
     md, js = summary.write(verdict, meta, config.reports, config.root)
     state.out.write(summary.terminal(verdict, meta))
     _say(state, "reports: " + ", ".join(_shown(config, p) for p in (merged, md, js)))
@@ -251,6 +266,7 @@ def write_outputs(state: State) -> int:
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def _after_dashes(args: list[str]) -> str:
     return f" -- {shlex.join(args)}" if args else ""

@@ -18,8 +18,9 @@ def list_sessions(noxfile: Path, cwd: Path, timeout_s: float = 120) -> frozenset
     """Names of the sessions ``noxfile`` defines (base names and parametrized names)."""
     command = [*NOX, "--noxfile", str(noxfile), "--list", "--json"]
     try:
-        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SessionListError(f"{noxfile}: cannot list nox sessions: {exc}") from None
     try:

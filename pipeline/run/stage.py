@@ -31,13 +31,13 @@ from pipeline.run.config import Config, Stage
 from pipeline.run.sessions import NOX
 
 # What happened to a stage's process (the gate turns this and the JUnit into a status).
-COMPLETED = "completed"      # the session ran to its end; exit_code says how
-TIMED_OUT = "timed_out"      # stopped at its time budget
+COMPLETED = "completed"  # the session ran to its end; exit_code says how
+TIMED_OUT = "timed_out"  # stopped at its time budget
 INTERRUPTED = "interrupted"  # stopped by Ctrl-C / SIGTERM of the runner
-NOT_RUN = "not_run"          # an earlier required stage failed, or the run was interrupted
-MISSING = "missing"          # the noxfile has no such session
-SKIPPED = "skipped"          # the branch policy skips it
-UNRECORDED = "unrecorded"    # gate only: no run record; judged from the JUnit alone
+NOT_RUN = "not_run"  # an earlier required stage failed, or the run was interrupted
+MISSING = "missing"  # the noxfile has no such session
+SKIPPED = "skipped"  # the branch policy skips it
+UNRECORDED = "unrecorded"  # gate only: no run record; judged from the JUnit alone
 RUN_STATUSES = (COMPLETED, TIMED_OUT, INTERRUPTED, NOT_RUN, MISSING, SKIPPED, UNRECORDED)
 
 
@@ -110,8 +110,14 @@ def run_stage(config: Config, stage: Stage, extra: tuple[str, ...] = (), out: IO
     config.reports.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, cwd=config.root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            cwd=config.root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         tee = threading.Thread(target=_tee, args=(proc.stdout, out, log), daemon=True)
         status, reason = COMPLETED, ""
         try:
@@ -132,8 +138,9 @@ def run_stage(config: Config, stage: Stage, extra: tuple[str, ...] = (), out: IO
     exit_code = proc.returncode
     if status == COMPLETED and exit_code is not None and exit_code < 0:
         reason = f"killed by {_signal_name(-exit_code)}"
-    return StageRun(stage.name, status, reason, exit_code, round(time.monotonic() - start, 3),
-                    tuple(command), str(log_path))
+    return StageRun(
+        stage.name, status, reason, exit_code, round(time.monotonic() - start, 3), tuple(command), str(log_path)
+    )
 
 
 def stop_group(proc: subprocess.Popen, grace_s: float) -> None:
@@ -179,6 +186,7 @@ def _tee(pipe, out: IO[str], log: IO[bytes]) -> None:
 
 
 # ---------------------------------------------------------------- run records
+
 
 def record_path(config: Config, stage_name: str) -> Path:
     return config.reports / f"{stage_name}.run.json"

@@ -37,8 +37,9 @@ class EventuallyTimeout(AssertionError):
     failure (if any) is kept as ``last_error`` and chained as ``__cause__``.
     """
 
-    def __init__(self, message: str, *, last_error: BaseException | None,
-                 last_result: object, elapsed: float, attempts: int) -> None:
+    def __init__(
+        self, message: str, *, last_error: BaseException | None, last_result: object, elapsed: float, attempts: int
+    ) -> None:
         super().__init__(message)
         self.last_error = last_error
         self.last_result = last_result
@@ -102,7 +103,10 @@ def eventually(
         why = f"last failure: {type(last_error).__name__}: {last_error}"
     else:
         why = f"last result: {last_result!r} (falsy)"
-    message = (f"{_describe(condition, description)} not satisfied within "
-               f"{timeout:g}s (elapsed {elapsed:.2f}s, {attempts} tries); {why}")
-    raise EventuallyTimeout(message, last_error=last_error, last_result=last_result,
-                            elapsed=elapsed, attempts=attempts) from last_error
+    message = (
+        f"{_describe(condition, description)} not satisfied within "
+        f"{timeout:g}s (elapsed {elapsed:.2f}s, {attempts} tries); {why}"
+    )
+    raise EventuallyTimeout(
+        message, last_error=last_error, last_result=last_result, elapsed=elapsed, attempts=attempts
+    ) from last_error

@@ -62,8 +62,7 @@ def ping(address: tuple[str, int], timeout: float) -> dict:
     except TimeoutError:
         return {"ok": False, "ms": round((time.monotonic() - start) * 1000, 2), "error": "timeout"}
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        return {"ok": False, "ms": round((time.monotonic() - start) * 1000, 2),
-                "error": type(exc).__name__}
+        return {"ok": False, "ms": round((time.monotonic() - start) * 1000, 2), "error": type(exc).__name__}
     finally:
         conn.close()
 
@@ -99,18 +98,23 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(400, {"error": "invalid_field", "field": "timeout", "detail": "must be a number"})
                 return
             results: dict[str, dict] = {}
-            threads = [threading.Thread(target=lambda n=n, a=a: results.__setitem__(n, ping(a, timeout)))
-                       for n, a in self.server.peers.items()]
+            threads = [
+                threading.Thread(target=lambda n=n, a=a: results.__setitem__(n, ping(a, timeout)))
+                for n, a in self.server.peers.items()
+            ]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
-            self._send(200, {
-                "node": name,
-                "reachable": sorted(n for n, r in results.items() if r["ok"]),
-                "unreachable": sorted(n for n, r in results.items() if not r["ok"]),
-                "peers": results,
-            })
+            self._send(
+                200,
+                {
+                    "node": name,
+                    "reachable": sorted(n for n, r in results.items() if r["ok"]),
+                    "unreachable": sorted(n for n, r in results.items() if not r["ok"]),
+                    "peers": results,
+                },
+            )
         else:
             self._send(404, {"error": "not_found", "detail": f"no route {url.path}"})
 
@@ -144,8 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, on_term)
-    print(f"{args.name} listening on {args.host}:{server.server_address[1]} peers={args.peers or ''}",
-          file=sys.stderr, flush=True)
+    print(
+        f"{args.name} listening on {args.host}:{server.server_address[1]} peers={args.peers or ''}",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         server.serve_forever(poll_interval=0.2)
     except (SystemExit, KeyboardInterrupt):

@@ -49,10 +49,20 @@ _SIGTERM = pytest.StashKey[Any]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("pipeline-cluster", "test clusters (pipeline.cluster)")
-    group.addoption("--cluster-seed", type=int, default=None, metavar="N",
-                    help="seed for every cluster (replays fault choices; default $PIPELINE_SEED or random)")
-    group.addoption("--cluster-log-lines", type=int, default=30, metavar="N",
-                    help="node log lines attached to a failing test's report (default 30)")
+    group.addoption(
+        "--cluster-seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seed for every cluster (replays fault choices; default $PIPELINE_SEED or random)",
+    )
+    group.addoption(
+        "--cluster-log-lines",
+        type=int,
+        default=30,
+        metavar="N",
+        help="node log lines attached to a failing test's report (default 30)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -78,8 +88,10 @@ def cluster(request: pytest.FixtureRequest, cluster_manager: Any) -> Any:
         if config is None:
             config = cluster_config(**kwargs)
         elif kwargs:
-            raise TypeError(f"cluster(config, ...): give a ClusterConfig or keyword arguments, not both "
-                            f"(got {', '.join(sorted(kwargs))})")
+            raise TypeError(
+                f"cluster(config, ...): give a ClusterConfig or keyword arguments, not both "
+                f"(got {', '.join(sorted(kwargs))})"
+            )
         handle = cluster_manager.start(config, seed=seed if seed is not None else option_seed)
         created.append(handle)
         return handle

@@ -69,8 +69,9 @@ async def _serve() -> None:
 
 
 def _spawn_servers() -> tuple[subprocess.Popen, int, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.toxiproxy.bench", "--serve"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.toxiproxy.bench", "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     if proc.stdout is None:  # cannot happen with stdout=PIPE
         proc.kill()
         raise RuntimeError("bench servers started without a stdout pipe")
@@ -99,9 +100,12 @@ def rtt(port: int, count: int, budget: float) -> dict:
             _recv_exact(s, 64)
             samples.append(time.perf_counter() - t0)
     samples.sort()
-    return {"n": len(samples), "p50_us": samples[len(samples) // 2] * 1e6,
-            "p99_us": samples[int(len(samples) * 0.99) - 1] * 1e6,
-            "mean_us": statistics.fmean(samples) * 1e6}
+    return {
+        "n": len(samples),
+        "p50_us": samples[len(samples) // 2] * 1e6,
+        "p99_us": samples[int(len(samples) * 0.99) - 1] * 1e6,
+        "mean_us": statistics.fmean(samples) * 1e6,
+    }
 
 
 def _recv_exact(s: socket.socket, n: int) -> bytes:
@@ -196,15 +200,17 @@ def report(r: dict) -> str:
         f"{'connections/s':<28}{cd['per_s']:>12.0f}{cp['per_s']:>12.0f}{cp['per_s'] / cd['per_s']:>14.2f}",
         f"{'concurrent conns answered':<28}{'':>12}{r['many_proxy']['answered']:>12}"
         f"{'/' + str(r['many_proxy']['held']):>14}",
-        f"(RTT n={rd['n']}/{rp['n']}, stream {sd['bytes'] >> 20}/{sp['bytes'] >> 20} MiB, "
-        f"conns n={cd['n']}/{cp['n']})",
+        f"(RTT n={rd['n']}/{rp['n']}, stream {sd['bytes'] >> 20}/{sp['bytes'] >> 20} MiB, conns n={cd['n']}/{cp['n']})",
     ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m pipeline.toxiproxy.bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m pipeline.toxiproxy.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--rtt-count", type=int, default=5000)
     p.add_argument("--stream-mb", type=int, default=1024, help="MiB per stream run (time-bounded)")
     p.add_argument("--conns", type=int, default=2000)

@@ -86,8 +86,13 @@ class ToxicInfo:
 
     @classmethod
     def from_json(cls, data: dict) -> ToxicInfo:
-        return cls(data["name"], data["type"], data.get("stream", "downstream"),
-                   float(data.get("toxicity", 1.0)), dict(data.get("attributes") or {}))
+        return cls(
+            data["name"],
+            data["type"],
+            data.get("stream", "downstream"),
+            float(data.get("toxicity", 1.0)),
+            dict(data.get("attributes") or {}),
+        )
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,7 @@ def _field_of(message: str) -> str | None:
     """Pull the field name out of Toxiproxy-style 400 messages."""
     for prefix in ("missing required field: ", "bad request body: "):
         if message.startswith(prefix):
-            rest = message[len(prefix):]
+            rest = message[len(prefix) :]
             head = rest.split(":", 1)[0].split(" at proxy")[0].strip()
             return head or None
     if message.startswith("stream was invalid"):
@@ -167,9 +172,7 @@ class ToxiproxyClient:
         # The per-instance fix: a private subclass carries this client's address.
         # cast: type() only says "a class"; this one is an APIConsumer subclass,
         # whose classmethods are what _Consumer describes.
-        self._api = cast(
-            _Consumer, type("APIConsumer", (_tp_api.APIConsumer,), {"host": self.host, "port": self.port})
-        )
+        self._api = cast(_Consumer, type("APIConsumer", (_tp_api.APIConsumer,), {"host": self.host, "port": self.port}))
 
     def __repr__(self) -> str:
         return f"ToxiproxyClient({self.url!r}, timeout={self.timeout})"
@@ -185,7 +188,8 @@ class ToxiproxyClient:
                 resp = self._api.post(path, json=json, timeout=self.timeout)
             else:  # PATCH: toxiproxy-python has no verb for it
                 resp = _tp_api.validate_response(
-                    requests.request(method, self.url + path, json=json, timeout=self.timeout))
+                    requests.request(method, self.url + path, json=json, timeout=self.timeout)
+                )
         except requests.RequestException as exc:
             raise ToxiproxyUnavailable(f"{method} {self.url}{path}: {exc}") from exc
         except _tp_exc.ProxyExists as exc:
@@ -228,18 +232,17 @@ class ToxiproxyClient:
     def proxies(self) -> dict[str, ProxyInfo]:
         return {name: ProxyInfo.from_json(p) for name, p in self._json("GET", "/proxies").items()}
 
-    def create_proxy(self, name: str, upstream: str, listen: str = "127.0.0.1:0",
-                     enabled: bool = True) -> ProxyInfo:
+    def create_proxy(self, name: str, upstream: str, listen: str = "127.0.0.1:0", enabled: bool = True) -> ProxyInfo:
         body = {"name": name, "upstream": upstream, "listen": listen, "enabled": enabled}
         return ProxyInfo.from_json(self._json("POST", "/proxies", body))
 
     def get_proxy(self, name: str) -> ProxyInfo:
         return ProxyInfo.from_json(self._json("GET", f"/proxies/{_q(name)}"))
 
-    def update_proxy(self, name: str, *, listen: str | None = None, upstream: str | None = None,
-                     enabled: bool | None = None) -> ProxyInfo:
-        body = {k: v for k, v in (("listen", listen), ("upstream", upstream), ("enabled", enabled))
-                if v is not None}
+    def update_proxy(
+        self, name: str, *, listen: str | None = None, upstream: str | None = None, enabled: bool | None = None
+    ) -> ProxyInfo:
+        body = {k: v for k, v in (("listen", listen), ("upstream", upstream), ("enabled", enabled)) if v is not None}
         return ProxyInfo.from_json(self._json("PATCH", f"/proxies/{_q(name)}", body))
 
     def enable(self, name: str) -> ProxyInfo:
@@ -259,16 +262,23 @@ class ToxiproxyClient:
     def get_toxic(self, proxy: str, toxic: str) -> ToxicInfo:
         return ToxicInfo.from_json(self._json("GET", f"/proxies/{_q(proxy)}/toxics/{_q(toxic)}"))
 
-    def add_toxic(self, proxy: str, type: str, *, stream: str = "downstream", name: str | None = None,
-                  toxicity: float = 1.0, **attributes) -> ToxicInfo:
+    def add_toxic(
+        self,
+        proxy: str,
+        type: str,
+        *,
+        stream: str = "downstream",
+        name: str | None = None,
+        toxicity: float = 1.0,
+        **attributes,
+    ) -> ToxicInfo:
         """Add a toxic; attributes are keyword arguments (``latency=100``)."""
         body = {"type": type, "stream": stream, "toxicity": toxicity, "attributes": attributes}
         if name is not None:
             body["name"] = name
         return ToxicInfo.from_json(self._json("POST", f"/proxies/{_q(proxy)}/toxics", body))
 
-    def update_toxic(self, proxy: str, toxic: str, *, toxicity: float | None = None,
-                     **attributes) -> ToxicInfo:
+    def update_toxic(self, proxy: str, toxic: str, *, toxicity: float | None = None, **attributes) -> ToxicInfo:
         """Change a toxic in place (PATCH); applies to live connections too."""
         body: dict = {"attributes": attributes}
         if toxicity is not None:

@@ -176,7 +176,10 @@ def spawn_embedded(
     err = subprocess.DEVNULL if log is None else log
     try:
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
             cwd=str(Path(__file__).resolve().parents[2]),
         )
     finally:

@@ -104,8 +104,14 @@ def _stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
             proc.wait(timeout)
 
 
-def start_binary(binary: str, *, seed: int | None = None, timeout: float = 15.0,
-                 log_path: str | os.PathLike | None = None, attempts: int = 3) -> ToxiproxyHandle:
+def start_binary(
+    binary: str,
+    *,
+    seed: int | None = None,
+    timeout: float = 15.0,
+    log_path: str | os.PathLike | None = None,
+    attempts: int = 3,
+) -> ToxiproxyHandle:
     """Start ``toxiproxy-server`` on a free port; retry if the port got taken meanwhile."""
     last = "no attempt made"
     for _ in range(attempts):
@@ -128,8 +134,13 @@ def start_binary(binary: str, *, seed: int | None = None, timeout: float = 15.0,
     raise ToxiproxyUnavailable(f"{binary} did not start: {last}")
 
 
-def start_embedded(mode: str = "subprocess", *, seed: int | None = None, timeout: float = 15.0,
-                   log_path: str | os.PathLike | None = None) -> ToxiproxyHandle:
+def start_embedded(
+    mode: str = "subprocess",
+    *,
+    seed: int | None = None,
+    timeout: float = 15.0,
+    log_path: str | os.PathLike | None = None,
+) -> ToxiproxyHandle:
     if mode == "thread":
         tp = EmbeddedToxiproxy(seed=seed).start(timeout)
         return ToxiproxyHandle(tp.url, "embedded", tp.stop, seed=tp.seed)
@@ -139,9 +150,15 @@ def start_embedded(mode: str = "subprocess", *, seed: int | None = None, timeout
     return ToxiproxyHandle(child.url, "embedded", child.stop, seed=child.seed, pid=child.pid)
 
 
-def locate(*, url: str | None = None, embedded: str = "subprocess", seed: int | None = None,
-           startup_timeout: float = 15.0, env: Mapping[str, str] | None = None,
-           log_path: str | os.PathLike | None = None) -> ToxiproxyHandle:
+def locate(
+    *,
+    url: str | None = None,
+    embedded: str = "subprocess",
+    seed: int | None = None,
+    startup_timeout: float = 15.0,
+    env: Mapping[str, str] | None = None,
+    log_path: str | os.PathLike | None = None,
+) -> ToxiproxyHandle:
     """Return a handle on the Toxiproxy API for this run (see module docstring)."""
     env = os.environ if env is None else env
     url = url or env.get(ENV_URL)

@@ -296,7 +296,7 @@ class BandwidthStage(Stage):
                 if not await self.sleep(deadline - monotonic()):
                     continue
                 next_free = deadline
-                data = data[len(piece):]
+                data = data[len(piece) :]
                 self.cur = (t, data) if data else None
                 self.emit(piece)
             self.cur = None

@@ -37,7 +37,9 @@ def verify(history: History, *checks: str, max_steps: int = 2_000_000) -> CheckR
     summary = ", ".join(f"{r.checker}={r.verdict}" for r in report.results)
     print(f"checks: {summary}; {history!r}; history saved to {path}")
     if not report.valid:
-        pytest.fail(f"history check failed ({summary}); history saved to {path} "
-                    f"(replay: python -m pipeline.checker {path})\n{format_report(report, history.t0_ns)}",
-                    pytrace=False)
+        pytest.fail(
+            f"history check failed ({summary}); history saved to {path} "
+            f"(replay: python -m pipeline.checker {path})\n{format_report(report, history.t0_ns)}",
+            pytrace=False,
+        )
     return report

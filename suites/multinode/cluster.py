@@ -30,9 +30,27 @@ def node_command(*, tick_ms: int = 50, member_grace_s: float = 60.0) -> list[str
     """The cluster-mode command template (placeholders filled per node by the
     cluster manager; ``{peers}`` are the node's outgoing link proxies, so a
     fault on a proxy is a fault between two nodes)."""
-    return [sys.executable, "-m", "mabeam", "--node-id", "{name}", "--host", "{host}", "--port", "{port}",
-            "--peers", "{peers}", "--data-dir", "{data_dir}", "--tick-ms", str(tick_ms),
-            "--member-grace-s", f"{member_grace_s:g}", "--log-level", "WARNING"]
+    return [
+        sys.executable,
+        "-m",
+        "mabeam",
+        "--node-id",
+        "{name}",
+        "--host",
+        "{host}",
+        "--port",
+        "{port}",
+        "--peers",
+        "{peers}",
+        "--data-dir",
+        "{data_dir}",
+        "--tick-ms",
+        str(tick_ms),
+        "--member-grace-s",
+        f"{member_grace_s:g}",
+        "--log-level",
+        "WARNING",
+    ]
 
 
 class MabeamCluster:
@@ -87,7 +105,7 @@ class MabeamCluster:
     def modes(self, names: Iterable[str] | None = None) -> dict[str, str | None]:
         """Each node's ``/coordination/status`` mode (None: no answer)."""
         out: dict[str, str | None] = {}
-        for n in (names or self.names):
+        for n in names or self.names:
             status, body, _ = self._get(n, "/coordination/status")
             out[n] = body.get("mode") if status == 200 and isinstance(body, dict) else None
         return out
@@ -104,6 +122,7 @@ class MabeamCluster:
             wrong.update({f"{n} (coordination/status)": m for n, m in modes.items() if m != mode})
             assert not wrong, f"expected mode {mode!r}; got {wrong}"
             return healths
+
         return eventually(check, timeout=timeout, interval=0.1, description=f"{names} report mode {mode}")
 
     def leader(self, names: Iterable[str] | None = None, timeout: float = 15.0) -> str:
@@ -123,6 +142,7 @@ class MabeamCluster:
             role = healths[leader].get("role")
             assert role == "leader", f"{leader} is named leader but reports role {role!r}"
             return leader
+
         return eventually(check, timeout=timeout, interval=0.1, description=f"one leader among {names}")
 
     def members(self, name: str) -> list[str] | None:
@@ -131,7 +151,7 @@ class MabeamCluster:
 
     def digests(self, names: Iterable[str] | None = None) -> dict[str, Any]:
         out = {}
-        for n in (names or self.names):
+        for n in names or self.names:
             status, body, _ = self._get(n, "/state/digest")
             out[n] = body if status == 200 else None
         return out
@@ -144,10 +164,11 @@ class MabeamCluster:
         def check() -> str:
             found = self.digests(names)
             values = {n: (d or {}).get("digest") for n, d in found.items()}
-            assert None not in values.values() and len(set(values.values())) == 1, (
-                "digests differ: " + ", ".join(f"{n}={(d or {}).get('digest', '?')[:12]} applied="
-                                               f"{(d or {}).get('applied')}" for n, d in found.items()))
+            assert None not in values.values() and len(set(values.values())) == 1, "digests differ: " + ", ".join(
+                f"{n}={(d or {}).get('digest', '?')[:12]} applied={(d or {}).get('applied')}" for n, d in found.items()
+            )
             return next(iter(values.values()))
+
         return eventually(check, timeout=timeout, interval=0.1, description=f"equal digests on {names}")
 
     def wait_ready(self, timeout: float = 20.0) -> str:

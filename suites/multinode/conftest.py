@@ -61,7 +61,7 @@ def seed(request: pytest.FixtureRequest) -> int:
     if chosen is None and os.environ.get("PIPELINE_SEED"):
         chosen = int(os.environ["PIPELINE_SEED"])
     if chosen is None:
-        chosen = random.SystemRandom().randrange(2 ** 31)
+        chosen = random.SystemRandom().randrange(2**31)
     print(f"seed={chosen} (replay with PIPELINE_SEED={chosen})")
     return int(chosen)
 
@@ -82,15 +82,27 @@ def mabeam(cluster, seed: int, rng: random.Random):
     progressive-failure test asks for explicitly with a short grace)."""
     made: list[MabeamCluster] = []
 
-    def start(node_count: int, topology: str = "mesh", *, member_grace_s: float = 60.0,
-              tick_ms: int = 50, ready_timeout: float = 30.0) -> MabeamCluster:
+    def start(
+        node_count: int,
+        topology: str = "mesh",
+        *,
+        member_grace_s: float = 60.0,
+        tick_ms: int = 50,
+        ready_timeout: float = 30.0,
+    ) -> MabeamCluster:
         override = os.environ.get("MABEAM_CLUSTER_CMD")
-        command = shlex.split(override) if override else node_command(tick_ms=tick_ms,
-                                                                        member_grace_s=member_grace_s)
+        command = shlex.split(override) if override else node_command(tick_ms=tick_ms, member_grace_s=member_grace_s)
         secret = f"{rng.getrandbits(128):032x}"
-        handle = cluster(node_count=node_count, topology=topology, command=command, cwd=str(ROOT),
-                         env={"MABEAM_CLUSTER_SECRET": secret}, ready_timeout=ready_timeout,
-                         stop_timeout=5.0, seed=seed)
+        handle = cluster(
+            node_count=node_count,
+            topology=topology,
+            command=command,
+            cwd=str(ROOT),
+            env={"MABEAM_CLUSTER_SECRET": secret},
+            ready_timeout=ready_timeout,
+            stop_timeout=5.0,
+            seed=seed,
+        )
         wrapped = MabeamCluster(handle)
         made.append(wrapped)
         wrapped.wait_ready(timeout=ready_timeout)

@@ -46,11 +46,11 @@ _NOT_SENT = (requests.exceptions.ConnectTimeout,)
 class Answer:
     """One HTTP exchange as the recording client saw it."""
 
-    status: int | None                # None: no HTTP answer at all
+    status: int | None  # None: no HTTP answer at all
     body: Any = None
     headers: Mapping[str, str] | None = None
-    error: str | None = None          # transport error text when status is None
-    sent: bool = True                 # False: the request certainly never left
+    error: str | None = None  # transport error text when status is None
+    sent: bool = True  # False: the request certainly never left
 
     @property
     def code(self) -> str | None:
@@ -105,8 +105,11 @@ def _says_unknown(body: Any) -> bool:
         return True
     outcome = str(body.get("outcome", "")).lower()
     detail = str(body.get("detail", "")).lower()
-    return outcome in ("unknown", "maybe", "indeterminate") or "outcome unknown" in detail \
+    return (
+        outcome in ("unknown", "maybe", "indeterminate")
+        or "outcome unknown" in detail
         or "may have been applied" in detail
+    )
 
 
 class RecordingClient:
@@ -114,8 +117,15 @@ class RecordingClient:
     client ``name``.  Every method returns ``(op, answer)``: the completed
     :class:`~pipeline.checker.history.Op` and the raw :class:`Answer`."""
 
-    def __init__(self, history: History, name: str, urls: Mapping[str, str], *,
-                 write_timeout: float = WRITE_TIMEOUT, read_timeout: float = READ_TIMEOUT) -> None:
+    def __init__(
+        self,
+        history: History,
+        name: str,
+        urls: Mapping[str, str],
+        *,
+        write_timeout: float = WRITE_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
+    ) -> None:
         self.history = history
         self.name = name
         self.urls = dict(urls)
@@ -131,13 +141,25 @@ class RecordingClient:
             session = self._sessions[node] = requests.Session()
         return session
 
-    def http(self, node: str, method: str, path: str, body: Any = None, *,
-             params: Mapping[str, Any] | None = None, timeout: float | None = None) -> Answer:
+    def http(
+        self,
+        node: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Answer:
         """One request, never raising for transport errors (they become an Answer)."""
         try:
             response = self._session(node).request(
-                method, self.urls[node] + path, json=body, params=params,
-                timeout=timeout or (self.write_timeout if method != "GET" else self.read_timeout))
+                method,
+                self.urls[node] + path,
+                json=body,
+                params=params,
+                timeout=timeout or (self.write_timeout if method != "GET" else self.read_timeout),
+            )
         except requests.RequestException as exc:
             # a broken keep-alive connection must not poison the next call
             self._sessions.pop(node, None)
@@ -155,11 +177,21 @@ class RecordingClient:
 
     # ------------------------------------------------------------------ generic
 
-    def call(self, node: str, f: str, method: str, path: str, body: Any = None, *,
-             key: Any = None, value: Any = None, params: Mapping[str, Any] | None = None,
-             result: Callable[[Answer], Any] = lambda a: a.body,
-             refusal: Callable[[Answer, PendingOp], Op | None] | None = None,
-             timeout: float | None = None) -> tuple[Op, Answer]:
+    def call(
+        self,
+        node: str,
+        f: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        key: Any = None,
+        value: Any = None,
+        params: Mapping[str, Any] | None = None,
+        result: Callable[[Answer], Any] = lambda a: a.body,
+        refusal: Callable[[Answer, PendingOp], Op | None] | None = None,
+        timeout: float | None = None,
+    ) -> tuple[Op, Answer]:
         """Invoke ``f`` in the history, send the request, complete the op.
 
         ``result`` turns a 2xx answer into the recorded result; ``refusal``
@@ -185,17 +217,27 @@ class RecordingClient:
     def register(self, node: str, name: str, ref: str) -> tuple[Op, Answer]:
         """``create`` on the register ``name``: 201 -> ok(ref);
         ``already_registered`` -> ok(False) ("was present, nothing changed")."""
+
         def refusal(answer: Answer, pending: PendingOp) -> Op | None:
             if answer.status == 409 and answer.code == "already_registered":
                 return pending.ok(False)
             return None
-        return self.call(node, "register", "POST", "/registry", {"name": name, "ref": ref},
-                         key=name, value=ref, result=lambda a: a.body.get("ref"), refusal=refusal)
+
+        return self.call(
+            node,
+            "register",
+            "POST",
+            "/registry",
+            {"name": name, "ref": ref},
+            key=name,
+            value=ref,
+            result=lambda a: a.body.get("ref"),
+            refusal=refusal,
+        )
 
     def unregister(self, node: str, name: str) -> tuple[Op, Answer]:
         """``delete``: 200 -> ok; 404 -> fail (it was absent: nothing changed)."""
-        return self.call(node, "unregister", "DELETE", f"/registry/{name}", key=name,
-                         result=lambda a: True)
+        return self.call(node, "unregister", "DELETE", f"/registry/{name}", key=name, result=lambda a: True)
 
     def lookup(self, node: str, name: str, *, consistent: bool = True) -> tuple[Op, Answer]:
         """A read of the register ``name``: the entry's ref, or None when 404.
@@ -223,17 +265,34 @@ class RecordingClient:
         (what deliveries are matched by, even for a publish whose answer was
         lost); ok(the event id the cluster gave it)."""
         assert "id" in data, "publish data needs a client-chosen 'id'"
-        return self.call(node, "publish", "POST", "/events", {"topic": topic, "data": dict(data)},
-                         key=topic, value=dict(data), result=lambda a: a.body.get("id"))
+        return self.call(
+            node,
+            "publish",
+            "POST",
+            "/events",
+            {"topic": topic, "data": dict(data)},
+            key=topic,
+            value=dict(data),
+            result=lambda a: a.body.get("id"),
+        )
 
     # ------------------------------------------------------------------- money
 
     def create_account(self, node: str, account: str, balance: float) -> tuple[Op, Answer]:
-        return self.call(node, "create_account", "POST", "/accounts", {"id": account, "balance": balance},
-                         key=account, value=balance, result=lambda a: a.body.get("balance"))
+        return self.call(
+            node,
+            "create_account",
+            "POST",
+            "/accounts",
+            {"id": account, "balance": balance},
+            key=account,
+            value=balance,
+            result=lambda a: a.body.get("balance"),
+        )
 
-    def transfer(self, node: str, src: str, dst: str, amount: float, reference: str, *,
-                 settle_timeout: float = 5.0) -> tuple[Op, Answer]:
+    def transfer(
+        self, node: str, src: str, dst: str, amount: float, reference: str, *, settle_timeout: float = 5.0
+    ) -> tuple[Op, Answer]:
         """``transfer`` completes when its *settlement* is known, because a
         202 only means "queued": completed -> ok(transaction id), failed
         (e.g. insufficient funds) -> fail, submission or settlement unknown
@@ -262,17 +321,27 @@ class RecordingClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def read_transaction(self, node: str, transaction_id: str) -> tuple[Op, Answer]:
-        return self.call(node, "read_transaction", "GET", f"/transactions/{transaction_id}",
-                         key=transaction_id, params={"consistent": "true"},
-                         result=lambda a: {k: a.body.get(k) for k in ("status", "from", "to", "amount",
-                                                                      "reference", "reason")})
+        return self.call(
+            node,
+            "read_transaction",
+            "GET",
+            f"/transactions/{transaction_id}",
+            key=transaction_id,
+            params={"consistent": "true"},
+            result=lambda a: {k: a.body.get(k) for k in ("status", "from", "to", "amount", "reference", "reason")},
+        )
 
     def read_balances(self, node: str, *, final: bool = False) -> tuple[Op, Answer]:
         """Every account's balance: ``read_balances`` (a consistent read) during
         the run; ``final_balances`` (this node's own state) once converged."""
-        return self.call(node, "final_balances" if final else "read_balances", "GET", "/accounts",
-                         params=None if final else {"consistent": "true"},
-                         result=lambda a: {acc["id"]: acc["balance"] for acc in a.body.get("accounts", [])})
+        return self.call(
+            node,
+            "final_balances" if final else "read_balances",
+            "GET",
+            "/accounts",
+            params=None if final else {"consistent": "true"},
+            result=lambda a: {acc["id"]: acc["balance"] for acc in a.body.get("accounts", [])},
+        )
 
     # ----------------------------------------------------------------- auctions
 
@@ -287,25 +356,38 @@ class RecordingClient:
         outcome = classify(answer)
         key = answer.body.get("id") if outcome == "ok" and isinstance(answer.body, dict) else None
         error = None if outcome == "ok" else (answer.code or answer.error or f"HTTP {answer.status}")
-        op = self.history.record(self.name, "create_auction", key, value, status=outcome, result=key,
-                                 error=error, node=node, invoke_ns=start,
-                                 complete_ns=end)
+        op = self.history.record(
+            self.name,
+            "create_auction",
+            key,
+            value,
+            status=outcome,
+            result=key,
+            error=error,
+            node=node,
+            invoke_ns=start,
+            complete_ns=end,
+        )
         return op, answer
 
     def bid(self, node: str, auction_id: str, bidder: str, amount: float) -> tuple[Op, Answer]:
         """``bid`` with ``?wait=true``: 201 -> ok(bid); 409 -> fail (rejected);
         a 202 (still undecided after the node's wait) is recorded as unknown."""
-        with self.history.op(self.name, "bid", auction_id, {"bidder": bidder, "amount": amount},
-                             node=node) as pending:
-            answer = self.http(node, "POST", f"/auctions/{auction_id}/bids",
-                               {"bidder": bidder, "amount": amount}, params={"wait": "true"}, timeout=15)
+        with self.history.op(self.name, "bid", auction_id, {"bidder": bidder, "amount": amount}, node=node) as pending:
+            answer = self.http(
+                node,
+                "POST",
+                f"/auctions/{auction_id}/bids",
+                {"bidder": bidder, "amount": amount},
+                params={"wait": "true"},
+                timeout=15,
+            )
             if answer.status == 201:
                 return pending.ok(answer.body), answer
             if answer.status == 202:
                 return pending.unknown("202: undecided after wait"), answer
             if classify(answer) == "fail":
-                return pending.fail(answer.code or answer.error or f"HTTP {answer.status}",
-                                    result=answer.body), answer
+                return pending.fail(answer.code or answer.error or f"HTTP {answer.status}", result=answer.body), answer
             return pending.unknown(answer.why()), answer
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -314,13 +396,21 @@ class RecordingClient:
         return self.call(node, "close_auction", "POST", f"/auctions/{auction_id}/close", key=auction_id)
 
     def read_auction(self, node: str, auction_id: str) -> tuple[Op, Answer]:
-        return self.call(node, "read_auction", "GET", f"/auctions/{auction_id}", key=auction_id,
-                         params={"consistent": "true"})
+        return self.call(
+            node, "read_auction", "GET", f"/auctions/{auction_id}", key=auction_id, params={"consistent": "true"}
+        )
 
     def final_settlements(self, node: str) -> tuple[Op, Answer]:
         """``final_settlements``: this node's closed auctions (``recent_auctions``,
         window ``all``) as ``[{"auction", "winner", "price"}]``, read once converged."""
-        return self.call(node, "final_settlements", "GET", "/analytics/recent_auctions",
-                         params={"window": "all"},
-                         result=lambda a: [{"auction": c["auction_id"], "winner": c["winner"], "price": c["price"]}
-                                           for c in a.body.get("completed_auctions", [])])
+        return self.call(
+            node,
+            "final_settlements",
+            "GET",
+            "/analytics/recent_auctions",
+            params={"window": "all"},
+            result=lambda a: [
+                {"auction": c["auction_id"], "winner": c["winner"], "price": c["price"]}
+                for c in a.body.get("completed_auctions", [])
+            ],
+        )

@@ -44,8 +44,15 @@ def start_agents(client: RecordingClient, nodes: Sequence[str], count: int, pref
     for i in range(count):
         node = nodes[i % len(nodes)]
         agent_id = f"{prefix}-a{i + 1}"
-        op, answer = client.call(node, "agent_start", "POST", "/agents", {"id": agent_id, "kind": "worker"},
-                                 key=agent_id, result=lambda a: a.body.get("id"))
+        op, answer = client.call(
+            node,
+            "agent_start",
+            "POST",
+            "/agents",
+            {"id": agent_id, "kind": "worker"},
+            key=agent_id,
+            result=lambda a: a.body.get("id"),
+        )
         assert op.ok and answer.status == 201, f"POST /agents on {node}: {answer}"
         ids.append(agent_id)
     return ids
@@ -100,8 +107,15 @@ class Money:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def setup(cls, client: RecordingClient, nodes: Sequence[str], *, count: int = 4,
-              opening: int = 100, names: Sequence[str] | None = None) -> Money:
+    def setup(
+        cls,
+        client: RecordingClient,
+        nodes: Sequence[str],
+        *,
+        count: int = 4,
+        opening: int = 100,
+        names: Sequence[str] | None = None,
+    ) -> Money:
         tag = uid("acct")
         names = list(names) if names is not None else [f"{tag}-{i + 1}" for i in range(count)]
         accounts = []
@@ -125,8 +139,9 @@ class Money:
         else:
             client.read_balances(node)
 
-    def final_reads(self, cluster: MabeamCluster, client: RecordingClient, nodes: Sequence[str],
-                    timeout: float = 15.0) -> None:
+    def final_reads(
+        self, cluster: MabeamCluster, client: RecordingClient, nodes: Sequence[str], timeout: float = 15.0
+    ) -> None:
         """Once no transaction is pending on any node (``transactions_pending``
         gauge) and the replicas agree, each node's balances as ``final_balances``."""
         from pipeline.testing.eventually import eventually
@@ -137,6 +152,7 @@ class Money:
                 pending = telemetry["gauges"].get("transactions_pending")
                 assert pending == 0, f"{node}: {pending} transactions pending"
             return True
+
         eventually(settled, timeout=timeout, interval=0.1, description="no transaction pending on any node")
         cluster.wait_converged(nodes, timeout=timeout)
         for node in nodes:
@@ -153,8 +169,9 @@ class Subscriber:
     Runs on its own thread, bounded by ``max_seconds``; :meth:`drain` waits
     until it has seen a given event id."""
 
-    def __init__(self, history: History, name: str, urls: dict[str, str], node: str, pattern: str, *,
-                 max_seconds: float = 60.0) -> None:
+    def __init__(
+        self, history: History, name: str, urls: dict[str, str], node: str, pattern: str, *, max_seconds: float = 60.0
+    ) -> None:
         self.history = history
         self.name = name
         self.urls = urls
@@ -189,9 +206,11 @@ class Subscriber:
                 with self._lock:
                     node, cursor = self.node, self.cursor
                 try:
-                    response = session.get(self.urls[node] + "/events",
-                                           params={"pattern": self.pattern, "after": cursor, "wait": 0.5,
-                                                   "limit": 1000}, timeout=5)
+                    response = session.get(
+                        self.urls[node] + "/events",
+                        params={"pattern": self.pattern, "after": cursor, "wait": 0.5, "limit": 1000},
+                        timeout=5,
+                    )
                     body = response.json()
                 except (requests.RequestException, ValueError) as exc:
                     self.errors.append(f"{node}: {type(exc).__name__}")
@@ -205,9 +224,14 @@ class Subscriber:
                     continue
                 for event in body.get("events", []):
                     data = event.get("data")
-                    self.history.record(self.name, "deliver", event.get("topic"),
-                                        data.get("id") if isinstance(data, dict) else None,
-                                        result=event.get("id"), node=node)
+                    self.history.record(
+                        self.name,
+                        "deliver",
+                        event.get("topic"),
+                        data.get("id") if isinstance(data, dict) else None,
+                        result=event.get("id"),
+                        node=node,
+                    )
                     with self._lock:
                         self.seen.append(event.get("id"))
                 with self._lock:  # what was recorded is consumed, whichever node the next poll goes to
@@ -221,9 +245,11 @@ class Subscriber:
 
         def caught_up() -> list[int]:
             assert self._thread.is_alive() or self.cursor >= last_id, "subscriber thread ended early"
-            assert self.cursor >= last_id, (f"{self.name} on {self.node} is at cursor {self.cursor}, "
-                                            f"needs {last_id} (errors: {self.errors[-3:]})")
+            assert self.cursor >= last_id, (
+                f"{self.name} on {self.node} is at cursor {self.cursor}, needs {last_id} (errors: {self.errors[-3:]})"
+            )
             return list(self.seen) or [0]
+
         eventually(caught_up, timeout=timeout, interval=0.05, description=f"{self.name} reaches event {last_id}")
         return list(self.seen)
 

@@ -46,8 +46,7 @@ def test_progressive_failures_shrink_membership_and_keep_serving(mabeam, history
     print(f"crash order: {victims}")
     written: list[str] = []
 
-    with Workers(history, cluster.urls, registry.step, seed=seed, threads=3, max_ops=80,
-                 max_seconds=45) as workers:
+    with Workers(history, cluster.urls, registry.step, seed=seed, threads=3, max_ops=80, max_seconds=45) as workers:
         down: list[str] = []
         for victim in victims:
             cluster.handle.faults.crash(victim)
@@ -61,13 +60,21 @@ def test_progressive_failures_shrink_membership_and_keep_serving(mabeam, history
                 assert members is not None, f"GET /cluster/members on {leader} did not answer"
                 assert not set(down) & set(members), f"leader {leader} still counts {set(down) & set(members)}"
                 return members
-            members = eventually(dropped, timeout=GRACE_S + 15, interval=0.1,
-                                 description=f"the leader drops {victim} from the membership")
+
+            members = eventually(
+                dropped,
+                timeout=GRACE_S + 15,
+                interval=0.1,
+                description=f"the leader drops {victim} from the membership",
+            )
             assert sorted(members) == sorted(survivors), f"members {members}, expected {survivors}"
 
         for node in alive:
-            eventually(lambda node=node: write_ok(admin, node, registry.agents[0], written), timeout=10,
-                       description=f"survivor {node} serves writes")
+            eventually(
+                lambda node=node: write_ok(admin, node, registry.agents[0], written),
+                timeout=10,
+                description=f"survivor {node} serves writes",
+            )
         for node in alive:
             health = cluster.health(node)
             assert health is not None and sorted(health["members"]) == sorted(alive), health
@@ -90,8 +97,7 @@ def test_leader_crash_new_leader_serves_writes(mabeam, history, seed):
     rest = [n for n in names if n != old]
     written: list[str] = []
 
-    with Workers(history, cluster.urls, registry.step, seed=seed, threads=3, max_ops=50,
-                 max_seconds=30) as workers:
+    with Workers(history, cluster.urls, registry.step, seed=seed, threads=3, max_ops=50, max_seconds=30) as workers:
         cluster.handle.faults.crash(old)
         workers.aim(rest)
 
@@ -99,8 +105,10 @@ def test_leader_crash_new_leader_serves_writes(mabeam, history, seed):
             leader = cluster.leader(rest, timeout=1.0)
             write_ok(admin, rest[len(written) % len(rest)], registry.agents[1], written)
             return leader
-        new = eventually(new_leader_writes, timeout=NEW_LEADER_WITHIN_S, interval=0.1,
-                         description="a new leader serves writes")
+
+        new = eventually(
+            new_leader_writes, timeout=NEW_LEADER_WITHIN_S, interval=0.1, description="a new leader serves writes"
+        )
         assert new != old
         cluster.handle.faults.restart(old)
         workers.aim(names)
@@ -126,8 +134,7 @@ def test_restarted_node_catches_up_from_its_data_dir(mabeam, history, seed, rng)
     written: list[str] = []
 
     cluster.handle.faults.crash(victim)
-    with Workers(history, cluster.urls, registry.step, seed=seed, threads=3, max_ops=20, max_seconds=20,
-                 targets=rest):
+    with Workers(history, cluster.urls, registry.step, seed=seed, threads=3, max_ops=20, max_seconds=20, targets=rest):
         for i in range(6):
             write_ok(admin, rest[i % 2], registry.agents[i % len(registry.agents)], written)
     cluster.handle.faults.restart(victim)

@@ -29,7 +29,8 @@ def refuses(client: RecordingClient, node: str, ref: str, refused: list[str]) ->
     refused.append(name)
     op, answer = client.register(node, name, ref)
     assert answer.status == 503 and answer.code == "no_quorum", (
-        f"POST /registry on {node}: expected 503 no_quorum, got {answer.status} {answer.body or answer.error}")
+        f"POST /registry on {node}: expected 503 no_quorum, got {answer.status} {answer.body or answer.error}"
+    )
     assert op.failed, op
     return True
 
@@ -55,20 +56,28 @@ def test_majority_serves_minority_refuses_then_heals(mabeam, history, seed):
         assert len(majority) == 3 and len(minority) == 2, fault.params
         cluster.wait_modes(minority, "partition_detected", timeout=REFUSE_WITHIN_S)
         for node in minority:
-            eventually(lambda node=node: refuses(admin, node, registry.agents[0], refused),
-                       timeout=REFUSE_WITHIN_S, description=f"{node} refuses writes with no_quorum")
+            eventually(
+                lambda node=node: refuses(admin, node, registry.agents[0], refused),
+                timeout=REFUSE_WITHIN_S,
+                description=f"{node} refuses writes with no_quorum",
+            )
             read, answer = admin.lookup(node, registry.keys[0])
             assert read.failed and answer.status == 503 and answer.code == "no_quorum", (
-                f"GET /registry/{registry.keys[0]}?consistent=true on minority {node}: {answer}")
+                f"GET /registry/{registry.keys[0]}?consistent=true on minority {node}: {answer}"
+            )
             _, answer = admin.lookup(node, registry.keys[0], consistent=False)
             assert answer.status in (200, 404) and (answer.headers or {}).get("X-Mabeam-Stale") == "maybe", (
-                f"a local read on minority {node} must be served and marked stale: {answer}")
+                f"a local read on minority {node} must be served and marked stale: {answer}"
+            )
 
         name = uid("majority")
         ref = registry.agents[1]
         for node in majority:
-            eventually(lambda node=node: admin.register(node, f"{name}-{node}", ref)[0].ok, timeout=15,
-                       description=f"the majority registers through {node}")
+            eventually(
+                lambda node=node: admin.register(node, f"{name}-{node}", ref)[0].ok,
+                timeout=15,
+                description=f"the majority registers through {node}",
+            )
         assert cluster.leader(majority) in majority
         cluster.wait_modes(majority, "normal", timeout=10)
 
@@ -77,9 +86,11 @@ def test_majority_serves_minority_refuses_then_heals(mabeam, history, seed):
     leader = cluster.leader()
     assert leader in names
     written = [f"{name}-{node}" for node in majority]
-    eventually(lambda: all(admin.lookup(n, key, consistent=False)[0].result == ref
-                           for n in names for key in written),
-               timeout=15, description="every node sees the majority's registrations")
+    eventually(
+        lambda: all(admin.lookup(n, key, consistent=False)[0].result == ref for n in names for key in written),
+        timeout=15,
+        description="every node sees the majority's registrations",
+    )
     money.final_reads(cluster, admin, names)
     cluster.wait_converged(timeout=15)
     final_registry_reads(admin, names, [*registry.keys, *written, *refused])
@@ -100,15 +111,21 @@ def test_even_split_puts_every_node_in_safe_mode(mabeam, history, seed):
         cluster.handle.faults.partition_halves(mode="drop")
         cluster.wait_modes(names, "safe_mode", timeout=REFUSE_WITHIN_S)
         for node in names:
-            eventually(lambda node=node: refuses(admin, node, registry.agents[0], refused),
-                       timeout=REFUSE_WITHIN_S, description=f"{node} refuses writes in safe mode")
+            eventually(
+                lambda node=node: refuses(admin, node, registry.agents[0], refused),
+                timeout=REFUSE_WITHIN_S,
+                description=f"{node} refuses writes in safe mode",
+            )
         cluster.handle.faults.heal()
 
     cluster.wait_modes(names, "normal", timeout=15)
     cluster.leader()
     after = uid("healed")
-    eventually(lambda: admin.register(names[-1], after, registry.agents[0])[0].ok, timeout=10,
-               description="the healed cluster accepts a write")
+    eventually(
+        lambda: admin.register(names[-1], after, registry.agents[0])[0].ok,
+        timeout=10,
+        description="the healed cluster accepts a write",
+    )
     cluster.wait_converged(timeout=15)
     final_registry_reads(admin, names, [*registry.keys, after, *refused])
     verify(history, "linearizable", "lost_writes")
@@ -138,15 +155,19 @@ def test_leader_cut_off_in_a_minority_loses_nothing_it_acknowledged(mabeam, hist
         written.append(name)  # list.append is atomic: safe across client threads
         client.register(node, name, agent)
 
-    with Workers(history, cluster.urls, step, seed=seed, threads=3, max_ops=40, max_seconds=20,
-                 targets=[old]) as workers:
+    with Workers(
+        history, cluster.urls, step, seed=seed, threads=3, max_ops=40, max_seconds=20, targets=[old]
+    ) as workers:
         cluster.handle.faults.partition([minority, majority], mode="drop")
         cluster.wait_modes(minority, "partition_detected", timeout=REFUSE_WITHIN_S)
         workers.aim(majority)
         new = cluster.leader(majority)
         assert new in majority, f"the majority {majority} elected {new}"
-        eventually(lambda: admin.register(new, uid("after-cut"), agent)[0].ok, timeout=15,
-                   description=f"the majority's leader {new} accepts writes")
+        eventually(
+            lambda: admin.register(new, uid("after-cut"), agent)[0].ok,
+            timeout=15,
+            description=f"the majority's leader {new} accepts writes",
+        )
         cluster.handle.faults.heal()
     try:
         cluster.wait_modes(names, "normal", timeout=15)

@@ -30,17 +30,20 @@ def test_registry_is_one_register_on_every_node(mabeam, history, seed):
     admin = RecordingClient(history, "admin", cluster.urls)
     registry = Registry.setup(admin, N)
 
-    with Workers(history, cluster.urls, registry.step, seed=seed, threads=3, max_ops=40,
-                 max_seconds=20) as workers:
+    with Workers(history, cluster.urls, registry.step, seed=seed, threads=3, max_ops=40, max_seconds=20) as workers:
         name = uid("svc")
         op, answer = admin.register("n1", name, registry.agents[0])
         assert op.ok and answer.status == 201, f"POST /registry on n1: {answer}"
         for node in ("n2", "n3"):
             read, answer = admin.lookup(node, name)
             assert read.ok and read.result == registry.agents[0], (
-                f"GET /registry/{name}?consistent=true on {node} right after the ack on n1: {answer}")
-        eventually(lambda: all(admin.lookup(n, name, consistent=False)[0].result == registry.agents[0]
-                               for n in N), timeout=10, description=f"{name} in every node's local registry")
+                f"GET /registry/{name}?consistent=true on {node} right after the ack on n1: {answer}"
+            )
+        eventually(
+            lambda: all(admin.lookup(n, name, consistent=False)[0].result == registry.agents[0] for n in N),
+            timeout=10,
+            description=f"{name} in every node's local registry",
+        )
         workers.wait()
 
     leader = cluster.leader()
@@ -48,7 +51,8 @@ def test_registry_is_one_register_on_every_node(mabeam, history, seed):
     assert (answer.headers or {}).get("X-Mabeam-Stale") == "no", f"a leader's local read: {answer}"
     forged = admin.http("n2", "POST", "/raft/propose", {"command": {"op": "registry.unregister", "name": name}})
     assert forged.status == 401 and forged.code == "unauthorized", (
-        f"node-to-node endpoint without the cluster secret: {forged}")
+        f"node-to-node endpoint without the cluster secret: {forged}"
+    )
     cluster.wait_converged()
     final_registry_reads(admin, N, [*registry.keys, name])
     verify(history, "linearizable", "lost_writes")
@@ -61,9 +65,11 @@ def test_events_reach_every_node_once_in_log_order(mabeam, history, seed):
     cluster = mabeam(3, "ring")
     topic = uid("mn").replace("-", "")
     pattern = f"{topic}.**"
-    subscribers = [Subscriber(history, "s-n2", cluster.urls, "n2", pattern).start(),
-                   Subscriber(history, "s-n3", cluster.urls, "n3", pattern).start(),
-                   Subscriber(history, "s-mover", cluster.urls, "n2", pattern).start()]
+    subscribers = [
+        Subscriber(history, "s-n2", cluster.urls, "n2", pattern).start(),
+        Subscriber(history, "s-n3", cluster.urls, "n3", pattern).start(),
+        Subscriber(history, "s-mover", cluster.urls, "n2", pattern).start(),
+    ]
     published: list[int] = []
 
     def publish(client, rng, node, n):
@@ -72,8 +78,9 @@ def test_events_reach_every_node_once_in_log_order(mabeam, history, seed):
             published.append(op.result)
 
     try:
-        with Workers(history, cluster.urls, publish, seed=seed, threads=3, max_ops=15, max_seconds=20,
-                     prefix="p") as workers:
+        with Workers(
+            history, cluster.urls, publish, seed=seed, threads=3, max_ops=15, max_seconds=20, prefix="p"
+        ) as workers:
             mover = subscribers[2]
             eventually(lambda: len(mover.seen) >= 5, timeout=10, description="mover saw 5 events on n2")
             mover.move("n3")
@@ -87,7 +94,8 @@ def test_events_reach_every_node_once_in_log_order(mabeam, history, seed):
             assert seen == sorted(published), (
                 f"{sub.name} (moves {sub.moves}) saw {len(seen)} events, published {len(published)}: "
                 f"missing {sorted(set(published) - set(seen))[:10]}, extra "
-                f"{sorted(set(seen) - set(published))[:10]}, in order: {seen == sorted(seen)}")
+                f"{sorted(set(seen) - set(published))[:10]}, in order: {seen == sorted(seen)}"
+            )
         assert [node for node, _ in subscribers[2].moves] == ["n2", "n3", "n1"]
     finally:
         for sub in subscribers:
@@ -104,24 +112,35 @@ def test_group_of_agents_on_three_nodes_completes(mabeam, history, seed):
     registry = Registry.setup(admin, N)
     agents = start_agents(admin, N, 3, uid("grp"))
 
-    with Workers(history, cluster.urls, registry.step, seed=seed, threads=2, max_ops=25,
-                 max_seconds=20) as workers:
-        op, answer = admin.call("n1", "coordination_start", "POST", "/coordinations",
-                                {"agents": agents, "task": {"type": "work", "rounds": 3, "round_ms": 50}},
-                                result=lambda a: a.body.get("id"))
+    with Workers(history, cluster.urls, registry.step, seed=seed, threads=2, max_ops=25, max_seconds=20) as workers:
+        op, answer = admin.call(
+            "n1",
+            "coordination_start",
+            "POST",
+            "/coordinations",
+            {"agents": agents, "task": {"type": "work", "rounds": 3, "round_ms": 50}},
+            result=lambda a: a.body.get("id"),
+        )
         assert op.ok and answer.status == 201, f"POST /coordinations on n1: {answer}"
         group = op.result
 
         def completed_everywhere() -> bool:
             for node in N:
-                read, answer = admin.call(node, "coordination_read", "GET", f"/coordinations/{group}",
-                                          key=group, params={"consistent": "true"})
+                read, answer = admin.call(
+                    node,
+                    "coordination_read",
+                    "GET",
+                    f"/coordinations/{group}",
+                    key=group,
+                    params={"consistent": "true"},
+                )
                 assert read.ok, f"GET /coordinations/{group} on {node}: {answer}"
                 status = answer.body
                 assert status["status"] == "completed", f"{node}: {status['status']} ({status})"
                 assert sorted(status["agents"]) == sorted(agents), status
                 assert status["rounds_done"] >= 3 and all(status["results"].get(a, 0) >= 3 for a in agents), status
             return True
+
         eventually(completed_everywhere, timeout=15, interval=0.1, description="the group completes on every node")
         workers.wait()
 
@@ -139,8 +158,9 @@ def test_auction_on_n1_takes_bids_via_n2_and_n3(mabeam, history, seed):
     seller = uid("seller")
     bidders = ["bidder1", "bidder2", "bidder3"]  # the Workers' client names: each bids as itself
     money = Money.setup(admin, N, opening=1000, names=[seller, *bidders])
-    op, answer = admin.create_auction("n1", {"type": "english", "item": uid("item"), "seller": seller,
-                                             "starting_price": 10, "min_increment": 1})
+    op, answer = admin.create_auction(
+        "n1", {"type": "english", "item": uid("item"), "seller": seller, "starting_price": 10, "min_increment": 1}
+    )
     assert op.ok, f"POST /auctions on n1: {answer}"
     auction = op.result
     bids_via: dict[str, list[str]] = {"n2": [], "n3": []}
@@ -151,8 +171,17 @@ def test_auction_on_n1_takes_bids_via_n2_and_n3(mabeam, history, seed):
         if op.ok:
             bids_via[node].append(answer.body["bid_id"])
 
-    Workers(history, cluster.urls, bid, seed=seed, threads=3, max_ops=6, max_seconds=20,
-            targets=["n2", "n3"], prefix="bidder").run()
+    Workers(
+        history,
+        cluster.urls,
+        bid,
+        seed=seed,
+        threads=3,
+        max_ops=6,
+        max_seconds=20,
+        targets=["n2", "n3"],
+        prefix="bidder",
+    ).run()
     assert bids_via["n2"] or bids_via["n3"], "no bid accepted via n2 or n3"
     read, answer = admin.read_auction("n1", auction)
     assert read.ok, answer

@@ -33,10 +33,20 @@ Step = Callable[[RecordingClient, random.Random, str, int], None]
 class Workers:
     """``threads`` clients each calling ``step`` until their budget is spent."""
 
-    def __init__(self, history: History, urls: dict[str, str], step: Step, *, seed: int,
-                 threads: int = 3, max_ops: int = 40, max_seconds: float = 20.0,
-                 targets: Sequence[str] | None = None, prefix: str = "c",
-                 write_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        history: History,
+        urls: dict[str, str],
+        step: Step,
+        *,
+        seed: int,
+        threads: int = 3,
+        max_ops: int = 40,
+        max_seconds: float = 20.0,
+        targets: Sequence[str] | None = None,
+        prefix: str = "c",
+        write_timeout: float = 5.0,
+    ) -> None:
         self.history = history
         self.urls = urls
         self.step = step

@@ -52,7 +52,8 @@ class Reply(NamedTuple):
         """Assert the status is one of ``statuses`` and return the body."""
         assert self.status in statuses, (
             f"{self.method} {self.path} answered {self.status}, expected "
-            f"{' or '.join(map(str, statuses))}: {self.text[:2000]}")
+            f"{' or '.join(map(str, statuses))}: {self.text[:2000]}"
+        )
         return self.body
 
     def error(self, status: int, code: str | Iterable[str]) -> dict:
@@ -61,9 +62,11 @@ class Reply(NamedTuple):
         body = self.expect(status)
         assert isinstance(body, dict), f"{self.method} {self.path}: error body not a JSON object: {self.text[:500]}"
         assert body.get("error") in codes, (
-            f"{self.method} {self.path}: error {body.get('error')!r}, expected one of {sorted(codes)}: {body}")
+            f"{self.method} {self.path}: error {body.get('error')!r}, expected one of {sorted(codes)}: {body}"
+        )
         assert isinstance(body.get("detail"), str) and body["detail"], (
-            f"{self.method} {self.path}: error without a detail text: {body}")
+            f"{self.method} {self.path}: error without a detail text: {body}"
+        )
         return body
 
 
@@ -77,11 +80,18 @@ class Api:
         self.timeout = timeout
         self.session = requests.Session()
 
-    def request(self, method: str, path: str, json_body: Any = MISSING, *,
-                data: bytes | str | None = None, params: dict | None = None,
-                headers: dict | None = None, timeout: float | None = None) -> Reply:
-        kwargs: dict[str, Any] = {"params": params, "headers": headers,
-                                  "timeout": timeout or self.timeout}
+    def request(
+        self,
+        method: str,
+        path: str,
+        json_body: Any = MISSING,
+        *,
+        data: bytes | str | None = None,
+        params: dict | None = None,
+        headers: dict | None = None,
+        timeout: float | None = None,
+    ) -> Reply:
+        kwargs: dict[str, Any] = {"params": params, "headers": headers, "timeout": timeout or self.timeout}
         if json_body is not MISSING:
             kwargs["json"] = json_body
         elif data is not None:
@@ -130,8 +140,9 @@ class EventLog:
         self.api = api
         self._head = 0
 
-    def read(self, pattern: str = "**", after: int = 0, limit: int | None = None,
-             wait: float | None = None) -> tuple[list[dict], int]:
+    def read(
+        self, pattern: str = "**", after: int = 0, limit: int | None = None, wait: float | None = None
+    ) -> tuple[list[dict], int]:
         """One ``GET /events``; returns ``(events, cursor)``."""
         params: dict[str, Any] = {"pattern": pattern, "after": after}
         if limit is not None:
@@ -141,7 +152,8 @@ class EventLog:
         timeout = (wait or 0) + 15
         body = self.api.get("/events", params=params, timeout=timeout).expect(200)
         assert isinstance(body.get("events"), list) and isinstance(body.get("cursor"), int), (
-            f"GET /events answered {body}")
+            f"GET /events answered {body}"
+        )
         return body["events"], body["cursor"]
 
     def read_all(self, pattern: str = "**", after: int = 0) -> list[dict]:
@@ -164,8 +176,15 @@ class EventLog:
                 return newest
             self._head = newest
 
-    def wait_for(self, pattern: str, where: Callable[[dict], bool] = lambda e: True, *,
-                 after: int = 0, count: int = 1, timeout: float = 10.0) -> list[dict]:
+    def wait_for(
+        self,
+        pattern: str,
+        where: Callable[[dict], bool] = lambda e: True,
+        *,
+        after: int = 0,
+        count: int = 1,
+        timeout: float = 10.0,
+    ) -> list[dict]:
         """Long-poll until ``count`` events matching ``pattern`` and ``where``
         have appeared after ``after``; return them (in log order).  Fails with
         the matching-topic events seen so far if the deadline passes."""
@@ -175,8 +194,7 @@ class EventLog:
         cursor = after
         while True:
             left = deadline - time.monotonic()
-            events, new_cursor = self.read(pattern, after=cursor,
-                                           wait=max(0.0, min(2.0, left)), limit=self.PAGE)
+            events, new_cursor = self.read(pattern, after=cursor, wait=max(0.0, min(2.0, left)), limit=self.PAGE)
             seen.extend(events)
             matched.extend(e for e in events if _safe(where, e))
             if events:
@@ -187,7 +205,8 @@ class EventLog:
                 raise AssertionError(
                     f"{len(matched)} of {count} events matching {pattern!r} and the "
                     f"predicate within {timeout:g}s after id {after}; "
-                    f"events on that pattern: {seen[-20:]}")
+                    f"events on that pattern: {seen[-20:]}"
+                )
 
 
 def _safe(where: Callable[[dict], bool], event: dict) -> bool:
@@ -223,17 +242,23 @@ class SseStream:
     so the connection is always closed.
     """
 
-    def __init__(self, api: Api, pattern: str = "**", after: int | None = None,
-                 last_event_id: int | None = None, read_timeout: float = 40.0) -> None:
+    def __init__(
+        self,
+        api: Api,
+        pattern: str = "**",
+        after: int | None = None,
+        last_event_id: int | None = None,
+        read_timeout: float = 40.0,
+    ) -> None:
         params: dict[str, Any] = {"pattern": pattern}
         if after is not None:
             params["after"] = after
         headers = {"Accept": "text/event-stream"}
         if last_event_id is not None:
             headers["Last-Event-ID"] = str(last_event_id)
-        self.response = api.session.get(api.url + "/events/stream", params=params,
-                                        headers=headers, stream=True,
-                                        timeout=(5, read_timeout))
+        self.response = api.session.get(
+            api.url + "/events/stream", params=params, headers=headers, stream=True, timeout=(5, read_timeout)
+        )
         self.status = self.response.status_code
         self.content_type = self.response.headers.get("Content-Type", "")
         self.comments: list[str] = []
@@ -292,8 +317,7 @@ class SseStream:
     def next(self, timeout: float = 10.0) -> SseEvent:
         """The next message; AssertionError if none arrives within ``timeout``."""
         if self.status != 200:
-            raise AssertionError(f"GET /events/stream answered {self.status}: "
-                                 f"{self.response.text[:500]}")
+            raise AssertionError(f"GET /events/stream answered {self.status}: {self.response.text[:500]}")
         try:
             item = self._queue.get(timeout=timeout)
         except queue.Empty:
@@ -304,8 +328,9 @@ class SseStream:
             raise AssertionError(f"SSE stream failed: {item!r}") from item
         return item
 
-    def collect(self, count: int, where: Callable[[SseEvent], bool] = lambda m: True,
-                timeout: float = 10.0) -> list[SseEvent]:
+    def collect(
+        self, count: int, where: Callable[[SseEvent], bool] = lambda m: True, timeout: float = 10.0
+    ) -> list[SseEvent]:
         """The next ``count`` messages satisfying ``where`` (others skipped)."""
         deadline = time.monotonic() + timeout
         found: list[SseEvent] = []

@@ -47,8 +47,7 @@ def create_auction(api: Api, auction_type: str, **spec: Any) -> dict:
     return body
 
 
-def bid_now(api: Api, auction_id: str, bidder: str, amount: float,
-            items: list[str] | None = None):
+def bid_now(api: Api, auction_id: str, bidder: str, amount: float, items: list[str] | None = None):
     """Place a bid and wait for its outcome (``?wait=true``); returns the Reply."""
     payload: dict[str, Any] = {"bidder": bidder, "amount": amount}
     if items is not None:
@@ -56,8 +55,7 @@ def bid_now(api: Api, auction_id: str, bidder: str, amount: float,
     return api.post(f"/auctions/{auction_id}/bids", payload, params={"wait": "true"})
 
 
-def accepted_bid(api: Api, auction_id: str, bidder: str, amount: float,
-                 items: list[str] | None = None) -> dict:
+def accepted_bid(api: Api, auction_id: str, bidder: str, amount: float, items: list[str] | None = None) -> dict:
     return bid_now(api, auction_id, bidder, amount, items).expect(201)
 
 
@@ -73,10 +71,12 @@ def auction(api: Api, auction_id: str) -> dict:
 
 def settled(api: Api, transaction_id: str, timeout: float = SETTLE_S) -> dict:
     """The transaction once it is no longer pending."""
+
     def done():
         tx = api.get(f"/transactions/{transaction_id}").expect(200)
         assert tx["status"] != "pending", f"transaction {transaction_id} still pending"
         return tx
+
     return eventually(done, timeout=timeout, description=f"transaction {transaction_id} settled")
 
 
@@ -84,15 +84,15 @@ def coordination(api: Api, coordination_id: str) -> dict:
     return api.get(f"/coordinations/{coordination_id}").expect(200)
 
 
-def wait_coordination(api: Api, coordination_id: str, status: str,
-                      timeout: float = SETTLE_S) -> dict:
+def wait_coordination(api: Api, coordination_id: str, status: str, timeout: float = SETTLE_S) -> dict:
     def reached():
         state = coordination(api, coordination_id)
         assert state["status"] == status, (
-            f"coordination {coordination_id} is {state['status']}, waiting for {status}: {state}")
+            f"coordination {coordination_id} is {state['status']}, waiting for {status}: {state}"
+        )
         return state
-    return eventually(reached, timeout=timeout,
-                      description=f"coordination {coordination_id} {status}")
+
+    return eventually(reached, timeout=timeout, description=f"coordination {coordination_id} {status}")
 
 
 def counters(api: Api) -> dict[str, float]:
@@ -101,8 +101,9 @@ def counters(api: Api) -> dict[str, float]:
 
 def ops_touched(before: dict[str, float], after: dict[str, float]) -> set[str]:
     """Ops whose ``ops.<op>`` counter grew between two telemetry snapshots."""
-    return {name[len("ops."):] for name, value in after.items()
-            if name.startswith("ops.") and value > before.get(name, 0)}
+    return {
+        name[len("ops.") :] for name, value in after.items() if name.startswith("ops.") and value > before.get(name, 0)
+    }
 
 
 def ids(entries: Iterable[dict], key: str = "id") -> list:

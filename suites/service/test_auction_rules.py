@@ -51,8 +51,7 @@ def test_english_default_increment_is_one(node):
 
 def test_english_below_reserve_has_no_winner(node):
     seller = create_account(node, 0)
-    aid = create_auction(node, "english", seller=seller, starting_price=10, reserve_price=50,
-                         duration_s=600)["id"]
+    aid = create_auction(node, "english", seller=seller, starting_price=10, reserve_price=50, duration_s=600)["id"]
     accepted_bid(node, aid, uid("b"), 20)
     result = close(node, aid)
     assert result["winner"] is None and result["winning_transaction"] is None
@@ -62,27 +61,27 @@ def test_english_below_reserve_has_no_winner(node):
 def test_english_buy_now_closes_at_once(node, events):
     seller = create_account(node, 0)
     mark = events.head()
-    aid = create_auction(node, "english", seller=seller, starting_price=10, buy_now_price=100,
-                         duration_s=600)["id"]
+    aid = create_auction(node, "english", seller=seller, starting_price=10, buy_now_price=100, duration_s=600)["id"]
     accepted_bid(node, aid, uid("b"), 50)
     buyer = uid("buyer")
     accepted_bid(node, aid, buyer, 120)
     status = auction(node, aid)
     assert status["status"] == "closed"
     assert status["winner"] == buyer and status["price"] == 120
-    assert status["winning_transaction"] == {"from": buyer, "to": seller, "amount": 120,
-                                             "reference": aid}
+    assert status["winning_transaction"] == {"from": buyer, "to": seller, "amount": 120, "reference": aid}
     bid_now(node, aid, uid("late"), 500).error(409, "auction_closed")
-    events.wait_for("economics.auction.closed",
-                    lambda e: aid in (e["data"].get("auction_id"), e["data"].get("id")), after=mark)
+    events.wait_for(
+        "economics.auction.closed", lambda e: aid in (e["data"].get("auction_id"), e["data"].get("id")), after=mark
+    )
 
 
 # -- dutch -------------------------------------------------------------------------
 
 
 def test_dutch_first_bid_at_or_above_the_current_price_wins_at_that_price(node):
-    aid = create_auction(node, "dutch", starting_price=100, decrement=10, tick_s=3600,
-                         floor_price=20, duration_s=600)["id"]
+    aid = create_auction(node, "dutch", starting_price=100, decrement=10, tick_s=3600, floor_price=20, duration_s=600)[
+        "id"
+    ]
     assert auction(node, aid)["current_price"] == 100
     bid_now(node, aid, uid("b"), 90).error(409, "bid_too_low")
     winner = uid("w")
@@ -95,8 +94,9 @@ def test_dutch_first_bid_at_or_above_the_current_price_wins_at_that_price(node):
 
 def test_dutch_price_falls_by_ticks_down_to_the_floor(node):
     start, step, floor = 100, 10, 60
-    created = create_auction(node, "dutch", starting_price=start, decrement=step, tick_s=0.15,
-                             floor_price=floor, duration_s=600)
+    created = create_auction(
+        node, "dutch", starting_price=start, decrement=step, tick_s=0.15, floor_price=floor, duration_s=600
+    )
     aid = created["id"]
     allowed = set(range(floor, start + 1, step))
     seen = []
@@ -185,9 +185,9 @@ def test_cancel_only_without_bids(node, events):
     assert quiet not in node.get("/market").expect(200)["active_auctions"]
     bid_now(node, quiet, uid("b"), 5).error(409, "auction_closed")
     node.post(f"/auctions/{quiet}/cancel").expect(409)
-    events.wait_for("economics.auction.cancelled",
-                    lambda e: quiet in (e["data"].get("auction_id"), e["data"].get("id")),
-                    after=mark)
+    events.wait_for(
+        "economics.auction.cancelled", lambda e: quiet in (e["data"].get("auction_id"), e["data"].get("id")), after=mark
+    )
 
     busy = create_auction(node, "english", starting_price=1, duration_s=600)["id"]
     accepted_bid(node, busy, uid("b"), 5)
@@ -213,5 +213,6 @@ def test_expired_auction_closes_with_the_winner_its_rules_give(node, events):
     assert (status["winner"], status["price"]) == (winner, 3)
     bid_now(node, aid, uid("late"), 10).error(409, "auction_closed")
     node.post(f"/auctions/{aid}/close").error(409, "auction_closed")
-    events.wait_for("economics.auction.closed",
-                    lambda e: aid in (e["data"].get("auction_id"), e["data"].get("id")), after=mark)
+    events.wait_for(
+        "economics.auction.closed", lambda e: aid in (e["data"].get("auction_id"), e["data"].get("id")), after=mark
+    )

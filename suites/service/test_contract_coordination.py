@@ -21,9 +21,9 @@ pytestmark = pytest.mark.timeout(60)
 def test_agent_group_gets_an_id_an_accessible_status_and_completes(node, events):
     agents = start_agents(node, 3)
     mark = events.head()
-    started = node.post("/coordinations", {"agents": agents,
-                                           "task": {"type": "work", "rounds": 4, "round_ms": 40}}
-                        ).expect(201)
+    started = node.post(
+        "/coordinations", {"agents": agents, "task": {"type": "work", "rounds": 4, "round_ms": 40}}
+    ).expect(201)
     cid = started["id"]
     assert isinstance(cid, str) and cid
     assert started["agents"] == agents and started["target_size"] == 3
@@ -36,19 +36,23 @@ def test_agent_group_gets_an_id_an_accessible_status_and_completes(node, events)
 
     done = wait_coordination(node, cid, "completed")
     assert done["rounds_done"] == 4
-    events.wait_for("coordination.group.started",
-                    lambda e: cid in (e["data"].get("coordination_id"), e["data"].get("id")),
-                    after=mark)
-    events.wait_for("coordination.group.completed",
-                    lambda e: cid in (e["data"].get("coordination_id"), e["data"].get("id")),
-                    after=mark)
+    events.wait_for(
+        "coordination.group.started",
+        lambda e: cid in (e["data"].get("coordination_id"), e["data"].get("id")),
+        after=mark,
+    )
+    events.wait_for(
+        "coordination.group.completed",
+        lambda e: cid in (e["data"].get("coordination_id"), e["data"].get("id")),
+        after=mark,
+    )
 
 
 def test_group_with_unknown_agent_is_refused(node):
     agents = start_agents(node, 1) + [uid("ghost")]
-    node.post("/coordinations", {"agents": agents, "task": {"type": "work", "rounds": 1,
-                                                             "round_ms": 10}}
-              ).error(404, "unknown_agent")
+    node.post("/coordinations", {"agents": agents, "task": {"type": "work", "rounds": 1, "round_ms": 10}}).error(
+        404, "unknown_agent"
+    )
 
 
 def test_unknown_coordination_is_404(node):
@@ -58,12 +62,10 @@ def test_unknown_coordination_is_404(node):
     node.post(f"/coordinations/{missing}/agents", {"agent_id": agent}).error(404, "not_found")
 
 
-@pytest.mark.parametrize("task", [{"type": "dance"}, {"type": "work", "rounds": "many",
-                                                       "round_ms": 10}, "work"])
+@pytest.mark.parametrize("task", [{"type": "dance"}, {"type": "work", "rounds": "many", "round_ms": 10}, "work"])
 def test_invalid_task_is_refused_naming_the_field(node, task):
     agents = start_agents(node, 2)
-    body = node.post("/coordinations", {"agents": agents, "task": task}).error(
-        400, ("invalid_field", "missing_field"))
+    body = node.post("/coordinations", {"agents": agents, "task": task}).error(400, ("invalid_field", "missing_field"))
     assert "task" in body.get("field", "") + body["detail"]
 
 
@@ -72,8 +74,7 @@ def test_invalid_task_is_refused_naming_the_field(node, task):
 
 def start_consensus(node, voters, rule, **extra):
     proposal = {"change": uid("proposal"), "value": 42}
-    body = node.post("/consensus", {"proposal": proposal, "rule": rule, "voters": voters,
-                                    **extra}).expect(201)
+    body = node.post("/consensus", {"proposal": proposal, "rule": rule, "voters": voters, **extra}).expect(201)
     assert isinstance(body["id"], str) and body["status"] == "open", body
     assert body["proposal"] == proposal and body["rule"] == rule
     return body["id"]
@@ -84,8 +85,9 @@ def vote(node, cid, agent, choice):
 
 
 def completed_event(events, cid, mark):
-    return events.wait_for("coordination.consensus.completed",
-                           lambda e: e["data"].get("consensus_id") == cid, after=mark)[0]["data"]
+    return events.wait_for(
+        "coordination.consensus.completed", lambda e: e["data"].get("consensus_id") == cid, after=mark
+    )[0]["data"]
 
 
 def test_every_agent_votes_and_completion_is_published(node, events):
@@ -153,8 +155,7 @@ def test_vote_errors(node):
     vote(node, cid, uid("outsider"), "approve").error(404, "unknown_agent")
     body = vote(node, cid, voters[1], "maybe").error(400, "invalid_field")
     assert body.get("field") == "vote"
-    node.post(f"/consensus/{uid('c')}/votes", {"agent_id": voters[0], "vote": "approve"}
-              ).error(404, "not_found")
+    node.post(f"/consensus/{uid('c')}/votes", {"agent_id": voters[0], "vote": "approve"}).error(404, "not_found")
     node.get(f"/consensus/{uid('c')}").error(404, "not_found")
 
 
@@ -178,22 +179,24 @@ def allocate(node, strategy, capacity, demands, priorities=None):
     entries = [{"id": agent, "demand": {"cpu": demand}} for agent, demand in zip(agents, demands, strict=True)]
     for entry, priority in zip(entries, priorities or [], strict=False):
         entry["priority"] = priority
-    body = node.post("/allocations", {"pool_id": pool["id"], "strategy": strategy,
-                                      "agents": entries}).expect(201)
+    body = node.post("/allocations", {"pool_id": pool["id"], "strategy": strategy, "agents": entries}).expect(201)
     assert body["pool_id"] == pool["id"] and body["strategy"] == strategy
     got = [body["allocations"].get(agent, {}).get("cpu", 0) for agent in agents]
     return pool["id"], body, agents, got
 
 
-@pytest.mark.parametrize("strategy,capacity,demands,priorities,expected", [
-    ("fair_share", 100, [10, 50, 60], None, [10, 45, 45]),
-    ("fair_share", 100, [10, 20, 30], None, [10, 20, 30]),
-    ("fair_share", 90, [40, 40, 40], None, [30, 30, 30]),
-    ("proportional", 100, [50, 100, 50], None, [25, 50, 25]),
-    ("proportional", 100, [10, 20, 30], None, [10, 20, 30]),
-    ("priority", 100, [60, 60, 60], [1, 5, 3], [0, 60, 40]),
-    ("priority", 100, [30, 50, 50], [2, 2, 1], [30, 50, 20]),
-])
+@pytest.mark.parametrize(
+    "strategy,capacity,demands,priorities,expected",
+    [
+        ("fair_share", 100, [10, 50, 60], None, [10, 45, 45]),
+        ("fair_share", 100, [10, 20, 30], None, [10, 20, 30]),
+        ("fair_share", 90, [40, 40, 40], None, [30, 30, 30]),
+        ("proportional", 100, [50, 100, 50], None, [25, 50, 25]),
+        ("proportional", 100, [10, 20, 30], None, [10, 20, 30]),
+        ("priority", 100, [60, 60, 60], [1, 5, 3], [0, 60, 40]),
+        ("priority", 100, [30, 50, 50], [2, 2, 1], [30, 50, 20]),
+    ],
+)
 def test_strategy_numbers(node, strategy, capacity, demands, priorities, expected):
     pool_id, body, agents, got = allocate(node, strategy, capacity, demands, priorities)
     assert got == pytest.approx(expected)
@@ -212,20 +215,20 @@ def test_allocation_changes_reallocate_and_publish(node, events):
     aid = body["id"]
     mark = events.head()
 
-    joined = node.post(f"/allocations/{aid}/agents",
-                       {"id": start_agents(node, 1)[0], "demand": {"cpu": 40}}).expect(200)
+    joined = node.post(f"/allocations/{aid}/agents", {"id": start_agents(node, 1)[0], "demand": {"cpu": 40}}).expect(
+        200
+    )
     assert [v["cpu"] for v in joined["allocations"].values()] == pytest.approx([22.5] * 4)
-    changed = node.patch(f"/allocations/{aid}/agents/{agents[0]}",
-                         {"demand": {"cpu": 3}}).expect(200)
+    changed = node.patch(f"/allocations/{aid}/agents/{agents[0]}", {"demand": {"cpu": 3}}).expect(200)
     assert changed["allocations"][agents[0]]["cpu"] == pytest.approx(3)
     assert changed["allocations"][agents[1]]["cpu"] == pytest.approx(29)
     left = node.delete(f"/allocations/{aid}/agents/{agents[1]}").expect(200)
     assert left["allocations"].get(agents[1], {}).get("cpu", 0) == 0
     assert left["reallocations"] >= changed["reallocations"] + 1 >= joined["reallocations"] + 2
 
-    published = events.wait_for("coordination.resources.reallocated",
-                                lambda e: e["data"].get("allocation_id") == aid,
-                                after=mark, count=3)
+    published = events.wait_for(
+        "coordination.resources.reallocated", lambda e: e["data"].get("allocation_id") == aid, after=mark, count=3
+    )
     assert published[-1]["data"]["allocations"] == left["allocations"]
     assert all(isinstance(e["data"].get("reason"), str) for e in published)
 
@@ -233,12 +236,14 @@ def test_allocation_changes_reallocate_and_publish(node, events):
 def test_allocation_refuses_unknown_pool_and_strategy(node):
     agent = start_agents(node, 1)[0]
     entry = [{"id": agent, "demand": {"cpu": 1}}]
-    node.post("/allocations", {"pool_id": uid("pool"), "strategy": "fair_share", "agents": entry}
-              ).error(404, "not_found")
+    node.post("/allocations", {"pool_id": uid("pool"), "strategy": "fair_share", "agents": entry}).error(
+        404, "not_found"
+    )
     pool = node.post("/pools", {"resources": {"cpu": 1}}).expect(201)
     assert isinstance(pool["id"], str) and pool["available"] == {"cpu": 1}
-    body = node.post("/allocations", {"pool_id": pool["id"], "strategy": "lottery",
-                                      "agents": entry}).error(400, "invalid_field")
+    body = node.post("/allocations", {"pool_id": pool["id"], "strategy": "lottery", "agents": entry}).error(
+        400, "invalid_field"
+    )
     assert body.get("field") == "strategy"
     node.get(f"/pools/{uid('pool')}").error(404, "not_found")
     node.get(f"/allocations/{uid('alloc')}").error(404, "not_found")

@@ -33,20 +33,22 @@ def market(node) -> dict:
 def test_created_auction_appears_in_market_data(node, events):
     mark = events.head()
     item = uid("gpu-hours")
-    created = create_auction(node, "english", item=item, starting_price=10, min_increment=2,
-                             duration_s=600)
+    created = create_auction(node, "english", item=item, starting_price=10, min_increment=2, duration_s=600)
     auction_id = created["id"]
     assert created["item"] == item
     assert created["ends_at"] > created["created_at"]
 
-    entry = eventually(lambda: market(node).get(auction_id), timeout=5,
-                       description=f"auction {auction_id} in market data")
+    entry = eventually(
+        lambda: market(node).get(auction_id), timeout=5, description=f"auction {auction_id} in market data"
+    )
     assert entry["type"] == "english" and entry["item"] == item
     assert entry["bid_count"] == 0
     assert entry["ends_at"] == pytest.approx(created["ends_at"])
-    events.wait_for("economics.auction.created",
-                    lambda e: e["data"].get("id", e["data"].get("auction_id")) == auction_id,
-                    after=mark)
+    events.wait_for(
+        "economics.auction.created",
+        lambda e: e["data"].get("id", e["data"].get("auction_id")) == auction_id,
+        after=mark,
+    )
 
 
 def test_async_bid_is_accepted_then_recorded_in_status_and_market(node):
@@ -65,16 +67,18 @@ def test_async_bid_is_accepted_then_recorded_in_status_and_market(node):
     assert len(status["bids"]) == 1
     assert status["bids"][0]["bidder"] == bidder and status["bids"][0]["amount"] == 15
     assert amount_of(status["highest_bid"]) == 15
-    entry = eventually(lambda: (e := market(node)[auction_id])["bid_count"] == 1 and e,
-                       timeout=5, description="bid counted in market data")
+    entry = eventually(
+        lambda: (e := market(node)[auction_id])["bid_count"] == 1 and e,
+        timeout=5,
+        description="bid counted in market data",
+    )
     assert amount_of(entry["highest_bid"]) == 15
 
 
 def test_async_bid_rejection_is_visible_with_a_reason(node, events):
     auction_id = create_auction(node, "english", starting_price=50, duration_s=600)["id"]
     mark = events.head()
-    placed = node.post(f"/auctions/{auction_id}/bids",
-                       {"bidder": uid("cheap"), "amount": 10}).expect(202)
+    placed = node.post(f"/auctions/{auction_id}/bids", {"bidder": uid("cheap"), "amount": 10}).expect(202)
 
     def decided():
         bid = node.get(f"/auctions/{auction_id}/bids/{placed['bid_id']}").expect(200)
@@ -83,13 +87,11 @@ def test_async_bid_rejection_is_visible_with_a_reason(node, events):
 
     bid = eventually(decided, timeout=5)
     assert bid["status"] == "rejected" and bid["reason"] == "bid_too_low"
-    events.wait_for("economics.auction.bid_rejected",
-                    lambda e: e["data"].get("auction_id") == auction_id, after=mark)
+    events.wait_for("economics.auction.bid_rejected", lambda e: e["data"].get("auction_id") == auction_id, after=mark)
 
 
 def test_waited_bid_answers_the_outcome(node):
-    auction_id = create_auction(node, "english", starting_price=10, min_increment=5,
-                                duration_s=600)["id"]
+    auction_id = create_auction(node, "english", starting_price=10, min_increment=5, duration_s=600)["id"]
     bid = accepted_bid(node, auction_id, uid("b"), 10)
     assert bid["amount"] == 10 and isinstance(bid["bid_id"], str)
     bid_now(node, auction_id, uid("b"), 12).error(409, "bid_too_low")
@@ -97,22 +99,21 @@ def test_waited_bid_answers_the_outcome(node):
 
 def test_close_answers_the_result_and_removes_the_auction_from_market(node, events):
     seller = create_account(node, 0)
-    auction_id = create_auction(node, "english", seller=seller, starting_price=5,
-                                duration_s=600)["id"]
+    auction_id = create_auction(node, "english", seller=seller, starting_price=5, duration_s=600)["id"]
     winner = uid("w")
     accepted_bid(node, auction_id, winner, 7)
     mark = events.head()
     result = node.post(f"/auctions/{auction_id}/close").expect(200)
     assert result["auction_id"] == auction_id and result["winner"] == winner
     assert result["price"] == 7
-    assert result["winning_transaction"] == {"from": winner, "to": seller, "amount": 7,
-                                             "reference": auction_id}
+    assert result["winning_transaction"] == {"from": winner, "to": seller, "amount": 7, "reference": auction_id}
     assert auction(node, auction_id)["status"] == "closed"
-    eventually(lambda: auction_id not in market(node), timeout=5,
-               description="closed auction gone from market")
-    events.wait_for("economics.auction.closed",
-                    lambda e: auction_id in (e["data"].get("auction_id"), e["data"].get("id")),
-                    after=mark)
+    eventually(lambda: auction_id not in market(node), timeout=5, description="closed auction gone from market")
+    events.wait_for(
+        "economics.auction.closed",
+        lambda e: auction_id in (e["data"].get("auction_id"), e["data"].get("id")),
+        after=mark,
+    )
     node.post(f"/auctions/{auction_id}/close").error(409, "auction_closed")
     bid_now(node, auction_id, uid("late"), 100).error(409, "auction_closed")
 
@@ -143,29 +144,38 @@ def test_transaction_settles_and_publishes_completed(node, events):
     payer, payee = create_account(node, 100), create_account(node, 10)
     mark = events.head()
     reference = uid("ref")
-    submitted = node.post("/transactions", {"from": payer, "to": payee, "amount": 30,
-                                            "reference": reference}).expect(202)
+    submitted = node.post("/transactions", {"from": payer, "to": payee, "amount": 30, "reference": reference}).expect(
+        202
+    )
     assert submitted["status"] == "pending" and isinstance(submitted["transaction_id"], str)
     tid = submitted["transaction_id"]
     tx = settled(node, tid)
-    assert tx == {**tx, "transaction_id": tid, "from": payer, "to": payee, "amount": 30,
-                  "reference": reference, "status": "completed"}
+    assert tx == {
+        **tx,
+        "transaction_id": tid,
+        "from": payer,
+        "to": payee,
+        "amount": 30,
+        "reference": reference,
+        "status": "completed",
+    }
     assert (balance(node, payer), balance(node, payee)) == (70, 40)
-    event = events.wait_for("economics.transaction.completed",
-                            lambda e: e["data"].get("transaction_id") == tid, after=mark)[0]
+    event = events.wait_for(
+        "economics.transaction.completed", lambda e: e["data"].get("transaction_id") == tid, after=mark
+    )[0]
     assert event["data"]["from"] == payer and event["data"]["amount"] == 30
 
 
 def test_transaction_without_funds_fails_and_moves_nothing(node, events):
     payer, payee = create_account(node, 5), create_account(node, 0)
     mark = events.head()
-    tid = node.post("/transactions", {"from": payer, "to": payee, "amount": 6}).expect(202)[
-        "transaction_id"]
+    tid = node.post("/transactions", {"from": payer, "to": payee, "amount": 6}).expect(202)["transaction_id"]
     tx = settled(node, tid)
     assert tx["status"] == "failed" and tx["reason"] == "insufficient_funds"
     assert (balance(node, payer), balance(node, payee)) == (5, 0)
-    event = events.wait_for("economics.transaction.failed",
-                            lambda e: e["data"].get("transaction_id") == tid, after=mark)[0]
+    event = events.wait_for(
+        "economics.transaction.failed", lambda e: e["data"].get("transaction_id") == tid, after=mark
+    )[0]
     assert event["data"]["reason"] == "insufficient_funds"
 
 
@@ -229,8 +239,9 @@ def test_volume_report_grows_with_a_close(node):
     eventually(grew, timeout=5, description="volume report updated after a close (cache invalidated)")
 
 
-@pytest.mark.parametrize("path,params", [("/analytics/nonsense", {"window": "all"}),
-                                         ("/analytics/volume", {"window": "last_century"})])
+@pytest.mark.parametrize(
+    "path,params", [("/analytics/nonsense", {"window": "all"}), ("/analytics/volume", {"window": "last_century"})]
+)
 def test_analytics_refuses_unknown_report_or_window(node, path, params):
     reply = node.get(path, params=params)
     assert reply.status in (400, 404), reply

@@ -83,8 +83,7 @@ def test_cursor_pages_through_matching_events_in_order(node, events):
 class TestPatterns:
     """Pattern semantics of docs/api.md, over one set of published topics."""
 
-    TOPICS = ["tick", "created", "auction", "auction.created", "auction.bid.placed",
-              "other.created"]
+    TOPICS = ["tick", "created", "auction", "auction.created", "auction.bid.placed", "other.created"]
     CASES = {
         "{r}.*": ["tick", "created", "auction"],
         "{r}.**": TOPICS,

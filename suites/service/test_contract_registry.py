@@ -36,8 +36,7 @@ def test_register_lookup_unregister_round_trip_with_events(node, events):
     listed = node.get("/registry").expect(200)["entries"]
     assert [e for e in listed if e["name"] == name] == [entry]
 
-    registered = events.wait_for("registry.registered", lambda e: e["data"].get("name") == name,
-                                 after=mark)
+    registered = events.wait_for("registry.registered", lambda e: e["data"].get("name") == name, after=mark)
     assert registered[0]["data"]["ref"] == agent
     assert registered[0]["node"] == "n1"
 
@@ -45,8 +44,7 @@ def test_register_lookup_unregister_round_trip_with_events(node, events):
     node.get(f"/registry/{name}").error(404, "not_found")
     assert name not in {e["name"] for e in node.get("/registry").expect(200)["entries"]}
 
-    gone = events.wait_for("registry.unregistered", lambda e: e["data"].get("name") == name,
-                           after=mark)
+    gone = events.wait_for("registry.unregistered", lambda e: e["data"].get("name") == name, after=mark)
     assert gone[0]["data"] == {"name": name, "ref": agent, "reason": "unregister"}
 
 
@@ -104,8 +102,7 @@ def test_agent_down_removes_its_entries_and_publishes_unregistered(node, events,
         return True
 
     eventually(entries_removed, timeout=5, description=f"entries of {how}ed agent removed")
-    removed = events.wait_for("registry.unregistered", lambda e: e["data"].get("name") in names,
-                              after=mark, count=2)
+    removed = events.wait_for("registry.unregistered", lambda e: e["data"].get("name") in names, after=mark, count=2)
     assert sorted(e["data"]["name"] for e in removed) == sorted(names)
     assert all(e["data"]["ref"] == doomed and e["data"]["reason"] == "agent_down" for e in removed)
     assert node.get(f"/registry/{kept}").expect(200)["ref"] == bystander
@@ -147,8 +144,7 @@ def test_agent_without_id_gets_a_generated_one(node):
     assert first["id"] != second["id"]
 
 
-@pytest.mark.parametrize("method,suffix", [("GET", ""), ("DELETE", ""), ("POST", "/crash"),
-                                           ("GET", "/resources")])
+@pytest.mark.parametrize("method,suffix", [("GET", ""), ("DELETE", ""), ("POST", "/crash"), ("GET", "/resources")])
 def test_unknown_agent_is_404(node, method, suffix):
     reply = node.request(method, f"/agents/{uid('ghost')}{suffix}")
     reply.error(404, ("not_found", "unknown_agent"))

@@ -25,8 +25,7 @@ def metrics(node) -> dict:
 
 def requests_total(families, op) -> float:
     family = families["mabeam_requests"]
-    return sum(s.value for s in family.samples
-               if s.name == "mabeam_requests_total" and s.labels.get("op") == op)
+    return sum(s.value for s in family.samples if s.name == "mabeam_requests_total" and s.labels.get("op") == op)
 
 
 def test_health(node):
@@ -72,8 +71,7 @@ def test_telemetry_json_shape_and_op_counting(node):
 
     node.post("/events", {"topic": f"{uid('t')}.count", "data": None}).expect(201)
     after = node.get("/telemetry").expect(200)
-    assert after["counters"]["ops.events.publish"] >= before["counters"].get(
-        "ops.events.publish", 0) + 1
+    assert after["counters"]["ops.events.publish"] >= before["counters"].get("ops.events.publish", 0) + 1
     histogram = after["histograms"]["events.publish"]
     old = before["histograms"].get("events.publish", {"count": 0})
     assert histogram["count"] >= old["count"] + 1
@@ -96,5 +94,8 @@ def test_metrics_exposition_parses_and_counts_ops(node):
 
     before = requests_total(families, "account.create")
     node.post("/accounts", {"id": uid("acct"), "balance": 0}).expect(201)
-    eventually(lambda: requests_total(metrics(node), "account.create") >= before + 1, timeout=5,
-               description="mabeam_requests_total{op=account.create} incremented")
+    eventually(
+        lambda: requests_total(metrics(node), "account.create") >= before + 1,
+        timeout=5,
+        description="mabeam_requests_total{op=account.create} incremented",
+    )

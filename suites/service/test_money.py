@@ -35,7 +35,7 @@ def test_batch_of_transactions_conserves_money(node, events, seed):
     for i in range(40):
         source, target = rng.sample(accounts, 2)
         if i % 10 == 3:
-            target = uid("nobody")          # must fail: unknown account
+            target = uid("nobody")  # must fail: unknown account
         amount = rng.choice([1, 5, 13, 40, 90])  # 90 always overdraws
         payload = {"from": source, "to": target, "amount": amount, "reference": f"batch-{i}"}
         reply = node.post("/transactions", payload)
@@ -65,11 +65,17 @@ def test_batch_of_transactions_conserves_money(node, events, seed):
         assert got == pytest.approx(amount), f"{account}: {got} != {amount}"
 
     # every settlement announced exactly once, with the matching outcome
-    events.wait_for("economics.transaction.*",
-                    lambda e: e["data"].get("transaction_id") in submitted,
-                    after=mark, count=len(submitted))
-    announced = [e for e in events.read_all("economics.transaction.*", after=mark)
-                 if e["data"].get("transaction_id") in submitted]
+    events.wait_for(
+        "economics.transaction.*",
+        lambda e: e["data"].get("transaction_id") in submitted,
+        after=mark,
+        count=len(submitted),
+    )
+    announced = [
+        e
+        for e in events.read_all("economics.transaction.*", after=mark)
+        if e["data"].get("transaction_id") in submitted
+    ]
     by_id: dict[str, list[str]] = {}
     for event in announced:
         by_id.setdefault(event["data"]["transaction_id"], []).append(event["topic"])

@@ -65,12 +65,14 @@ def test_auction_creation_through_settlement(node, events):
         active = node.get("/market").expect(200)["active_auctions"]
         assert auction_id in active, f"{auction_id} not among {sorted(active)[:10]}"
         return active[auction_id]
+
     assert eventually(in_market, timeout=5)["type"] == "vickrey"
 
     # Step 3: coordinate the bidding agents.
     amounts = dict(zip(bidders, [12, 40, 25], strict=True))
-    started = node.post("/coordinations", {"agents": bidders, "task": {
-        "type": "bid", "auction_id": auction_id, "amounts": amounts}}).expect(201)
+    started = node.post(
+        "/coordinations", {"agents": bidders, "task": {"type": "bid", "auction_id": auction_id, "amounts": amounts}}
+    ).expect(201)
     cid = started["id"]
 
     # Step 4: the agents place their bids; the group completes when all are decided.
@@ -84,8 +86,7 @@ def test_auction_creation_through_settlement(node, events):
     accepted_bid(node, auction_id, late, 9)
 
     # Step 5: bids recorded.
-    eventually(lambda: len(auction(node, auction_id)["bids"]) >= 4, timeout=5,
-               description="4 bids recorded")
+    eventually(lambda: len(auction(node, auction_id)["bids"]) >= 4, timeout=5, description="4 bids recorded")
     assert {b["bidder"] for b in auction(node, auction_id)["bids"]} == {*bidders, late}
 
     # Step 6: close: the highest bidder wins and pays the second-highest amount.
@@ -99,8 +100,9 @@ def test_auction_creation_through_settlement(node, events):
     tid = node.post("/transactions", payment).expect(202)["transaction_id"]
 
     # Step 8: the transaction completes, and says so on the event bus.
-    completed = events.wait_for("economics.transaction.completed",
-                                lambda e: e["data"].get("transaction_id") == tid, after=mark)
+    completed = events.wait_for(
+        "economics.transaction.completed", lambda e: e["data"].get("transaction_id") == tid, after=mark
+    )
     assert completed[0]["data"]["amount"] == 25
     assert settled(node, tid)["status"] == "completed"
     assert (balance(node, winner), balance(node, seller)) == (75, 25)
@@ -112,6 +114,7 @@ def test_auction_creation_through_settlement(node, events):
         found = [a for a in report["completed_auctions"] if a["auction_id"] == auction_id]
         assert found, f"{auction_id} not in recent_auctions"
         return found[0]
+
     entry = eventually(in_report, timeout=5)
     assert (entry["winner"], entry["price"], entry["type"]) == (winner, 25, "vickrey")
 
@@ -120,10 +123,21 @@ def test_auction_creation_through_settlement(node, events):
         node.delete(f"/registry/{name}").expect(200)
 
     # Step 10: telemetry counted every op the workflow used.
-    used = {"account.create", "registry.register", "auction.create", "coordination.start",
-            "auction.bid", "auction.close", "transaction.submit", "registry.unregister"}
-    touched = eventually(lambda: used <= (t := ops_touched(before, counters(node))) and t,
-                         timeout=5, description=f"ops {sorted(used)} counted in telemetry")
+    used = {
+        "account.create",
+        "registry.register",
+        "auction.create",
+        "coordination.start",
+        "auction.bid",
+        "auction.close",
+        "transaction.submit",
+        "registry.unregister",
+    }
+    touched = eventually(
+        lambda: used <= (t := ops_touched(before, counters(node))) and t,
+        timeout=5,
+        description=f"ops {sorted(used)} counted in telemetry",
+    )
     assert len(touched) >= 8, touched
     histograms = node.get("/telemetry").expect(200)["histograms"]
     assert all(histograms[op]["count"] >= 1 for op in used), sorted(histograms)
@@ -140,9 +154,10 @@ def test_multi_agent_coordination_with_resource_allocation(node, events):
     demands = {agent: {"cpu": 4 + 3 * i, "memory": 40 + 30 * i} for i, agent in enumerate(agents)}
 
     # Step 3: fair-share allocation.
-    body = node.post("/allocations", {"pool_id": pool["id"], "strategy": "fair_share",
-                                      "agents": [{"id": a, "demand": demands[a]} for a in agents]}
-                     ).expect(201)
+    body = node.post(
+        "/allocations",
+        {"pool_id": pool["id"], "strategy": "fair_share", "agents": [{"id": a, "demand": demands[a]} for a in agents]},
+    ).expect(201)
     aid = body["id"]
 
     # Steps 4-5: every agent received resources, within its demand, max-min fair.
@@ -156,20 +171,22 @@ def test_multi_agent_coordination_with_resource_allocation(node, events):
     # Steps 6-7: usage changes: demand change, a join, a leave, an agent crash.
     mark = events.head()
     demands[agents[0]] = {"cpu": 30, "memory": 10}
-    node.patch(f"/allocations/{aid}/agents/{agents[0]}", {"demand": demands[agents[0]]}
-               ).expect(200)
+    node.patch(f"/allocations/{aid}/agents/{agents[0]}", {"demand": demands[agents[0]]}).expect(200)
     newcomer = start_agent(node, "resource-user")
     demands[newcomer] = {"cpu": 15, "memory": 150}
-    node.post(f"/allocations/{aid}/agents", {"id": newcomer, "demand": demands[newcomer]}
-              ).expect(200)
+    node.post(f"/allocations/{aid}/agents", {"id": newcomer, "demand": demands[newcomer]}).expect(200)
     node.delete(f"/allocations/{aid}/agents/{agents[1]}").expect(200)
     del demands[agents[1]]
     node.post(f"/agents/{agents[2]}/crash").expect(200)
     del demands[agents[2]]
 
-    reallocated = events.wait_for("coordination.resources.reallocated",
-                                  lambda e: e["data"].get("allocation_id") == aid,
-                                  after=mark, count=4, timeout=10)
+    reallocated = events.wait_for(
+        "coordination.resources.reallocated",
+        lambda e: e["data"].get("allocation_id") == aid,
+        after=mark,
+        count=4,
+        timeout=10,
+    )
     assert len(reallocated) >= 2  # the seed's bar; docs/api.md promises one per change
 
     def settled_allocation():
@@ -177,6 +194,7 @@ def test_multi_agent_coordination_with_resource_allocation(node, events):
         served = {a for a, r in current.items() if sum(r.values()) > 0}
         assert served == set(demands), f"served {sorted(served)} != {sorted(demands)}"
         return current
+
     final = eventually(settled_allocation, timeout=5, description="crashed agent dropped")
     check_max_min_fair(final, demands, capacity)
     assert reallocated[-1]["data"]["allocations"] == final
@@ -206,9 +224,10 @@ def test_system_recovery_after_coordinated_agent_failure(node, events):
     agents = start_agents(node, 5, kind="worker")
     rounds = 20
     mark = events.head()
-    started = node.post("/coordinations", {"agents": agents, "heartbeat_timeout_ms": 300,
-                                           "task": {"type": "work", "rounds": rounds,
-                                                    "round_ms": 100}}).expect(201)
+    started = node.post(
+        "/coordinations",
+        {"agents": agents, "heartbeat_timeout_ms": 300, "task": {"type": "work", "rounds": rounds, "round_ms": 100}},
+    ).expect(201)
     cid = started["id"]
 
     # Step 2: it runs.
@@ -226,16 +245,17 @@ def test_system_recovery_after_coordinated_agent_failure(node, events):
         current = coordination(node, cid)
         assert sorted(current["failed_agents"]) == sorted(crashed), current
         return current
+
     detected = eventually(failures_seen, timeout=5, description="both crashes detected")
     assert detected["rounds_done"] < rounds, "work finished before the crash: raise `rounds`"
     assert sorted(detected["active_agents"]) == sorted(agents[2:])
 
     # Step 5: recovery is initiated.
-    recovering = eventually(lambda: (c := coordination(node, cid))["recovery_initiated"] and c,
-                            timeout=10, description="recovery initiated")
+    recovering = eventually(
+        lambda: (c := coordination(node, cid))["recovery_initiated"] and c, timeout=10, description="recovery initiated"
+    )
     assert recovering["status"] == "recovering", recovering
-    failed_events = events.wait_for("coordination.group.agent_failed", about(cid), after=mark,
-                                    count=2)
+    failed_events = events.wait_for("coordination.group.agent_failed", about(cid), after=mark, count=2)
     assert sorted(e["data"].get("agent_id") for e in failed_events) == sorted(crashed)
     events.wait_for("coordination.group.recovery_initiated", about(cid), after=mark)
 
@@ -249,6 +269,7 @@ def test_system_recovery_after_coordinated_agent_failure(node, events):
         current = coordination(node, cid)
         assert len(current["active_agents"]) == 5, current
         return current
+
     restored = eventually(full_strength, timeout=15, description="five active agents again")
     assert sorted(restored["active_agents"]) == sorted(agents[2:] + replacements)
     assert sorted(restored["replacements"]) == sorted(replacements)

@@ -59,8 +59,9 @@ class Proposer:
             spec.setdefault("floor_price", 0)
         return self("auction.create", id=auction_id, spec=spec)
 
-    def bid(self, auction_id: str, bid_id: str, bidder: str, amount: float, items: Any = None,
-            decide: bool = True) -> dict[str, Any]:
+    def bid(
+        self, auction_id: str, bid_id: str, bidder: str, amount: float, items: Any = None, decide: bool = True
+    ) -> dict[str, Any]:
         self("auction.bid", auction_id=auction_id, bid_id=bid_id, bidder=bidder, amount=amount, items=items)
         if decide:
             self("auction.decide_bids", bid_ids=[bid_id])

@@ -8,8 +8,17 @@ from mabeam.errors import Conflict, NotFound
 
 
 def _start(run, rule="majority", voters=("a", "b", "c"), **extra):
-    return run("consensus.start", id="c1", proposal={"p": 1}, rule=rule, voters=list(voters),
-               weights=extra.pop("weights", None), threshold=extra.pop("threshold", 0.5), timeout_s=30, **extra)
+    return run(
+        "consensus.start",
+        id="c1",
+        proposal={"p": 1},
+        rule=rule,
+        voters=list(voters),
+        weights=extra.pop("weights", None),
+        threshold=extra.pop("threshold", 0.5),
+        timeout_s=30,
+        **extra,
+    )
 
 
 def test_majority_decides_on_the_deciding_vote(run):

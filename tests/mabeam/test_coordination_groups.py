@@ -15,17 +15,27 @@ def _agents(run, n, prefix="a"):
 
 
 def _work(run, agents, rounds=3, round_ms=100):
-    return run("coordination.start", id="g", agents=agents, task={"type": "work", "rounds": rounds, "round_ms": round_ms},
-               heartbeat_timeout_ms=500)
+    return run(
+        "coordination.start",
+        id="g",
+        agents=agents,
+        task={"type": "work", "rounds": rounds, "round_ms": round_ms},
+        heartbeat_timeout_ms=500,
+    )
 
 
 def test_bid_task_completes_when_every_bid_is_decided(run):
     agents = _agents(run, 3)
     run.auction("e", type="english", min_increment=1)
     amounts = {"a0": 10, "a1": 20, "a2": 15}
-    group = run("coordination.start", id="g", agents=agents,
-                task={"type": "bid", "auction_id": "e", "amounts": amounts},
-                heartbeat_timeout_ms=500, bid_ids={a: f"bid-{a}" for a in agents})
+    group = run(
+        "coordination.start",
+        id="g",
+        agents=agents,
+        task={"type": "bid", "auction_id": "e", "amounts": amounts},
+        heartbeat_timeout_ms=500,
+        bid_ids={a: f"bid-{a}" for a in agents},
+    )
     assert group["status"] == "running" and group["results"]["a0"] == {"bid_id": "bid-a0", "status": "pending"}
     run("auction.decide_bids", bid_ids=list(run.state.auctions.pending))
     group = run.state.groups.by_id["g"]
@@ -37,8 +47,14 @@ def test_bid_task_completes_when_every_bid_is_decided(run):
 def test_bid_task_needs_an_open_auction(run):
     agents = _agents(run, 1)
     with pytest.raises(NotFound) as info:
-        run("coordination.start", id="g", agents=agents, task={"type": "bid", "auction_id": "nope", "amounts": {"a0": 1}},
-            heartbeat_timeout_ms=500, bid_ids={"a0": "b"})
+        run(
+            "coordination.start",
+            id="g",
+            agents=agents,
+            task={"type": "bid", "auction_id": "nope", "amounts": {"a0": 1}},
+            heartbeat_timeout_ms=500,
+            bid_ids={"a0": "b"},
+        )
     assert info.value.field == "task.auction_id"
     assert "g" not in run.state.groups.by_id
 
@@ -118,11 +134,23 @@ def test_bid_task_on_a_combinatorial_auction_needs_bundles(run):
     run.auction("c", type="combinatorial", items=["x", "y"])
     task = {"type": "bid", "auction_id": "c", "amounts": {"a0": 5, "a1": 6}, "items": {"a0": ["x"]}}
     with pytest.raises(BadRequest) as info:
-        run("coordination.start", id="g", agents=agents, task=task, heartbeat_timeout_ms=500,
-            bid_ids={"a0": "b0", "a1": "b1"})
+        run(
+            "coordination.start",
+            id="g",
+            agents=agents,
+            task=task,
+            heartbeat_timeout_ms=500,
+            bid_ids={"a0": "b0", "a1": "b1"},
+        )
     assert info.value.field == "task.items.a1"
     task["items"]["a1"] = ["x", "y"]
-    run("coordination.start", id="g", agents=agents, task=task, heartbeat_timeout_ms=500,
-        bid_ids={"a0": "b0", "a1": "b1"})
+    run(
+        "coordination.start",
+        id="g",
+        agents=agents,
+        task=task,
+        heartbeat_timeout_ms=500,
+        bid_ids={"a0": "b0", "a1": "b1"},
+    )
     run("auction.decide_bids", bid_ids=["b0", "b1"])
     assert run("auction.close", auction_id="c")["winners"][0]["bidder"] == "a1"  # 6 for both beats 5 for x

@@ -9,8 +9,10 @@ from mabeam.errors import Conflict, NotFound
 
 def _setup(run, strategy="fair_share"):
     run("pool.create", id="p", resources={"cpu": 100, "mem": 10})
-    members = [{"id": "a", "demand": {"cpu": 80}, "priority": 0},
-               {"id": "b", "demand": {"cpu": 80, "mem": 4}, "priority": 1}]
+    members = [
+        {"id": "a", "demand": {"cpu": 80}, "priority": 0},
+        {"id": "b", "demand": {"cpu": 80, "mem": 4}, "priority": 1},
+    ]
     return run("allocation.create", id="al", pool_id="p", strategy=strategy, agents=members)
 
 
@@ -30,7 +32,9 @@ def test_join_leave_demand_each_reallocate_with_an_event(run):
     run("allocation.leave", id="al", agent_id="c")
     allocation = run.state.pools.allocations["al"]
     assert set(allocation["allocations"]) == {"a", "b"} and allocation["reallocations"] == 3
-    reasons = [e["data"]["reason"] for e in run.state.events.events if e["topic"] == "coordination.resources.reallocated"]
+    reasons = [
+        e["data"]["reason"] for e in run.state.events.events if e["topic"] == "coordination.resources.reallocated"
+    ]
     assert reasons == ["join", "demand_change", "leave"]
 
 
@@ -48,8 +52,13 @@ def test_agent_down_reallocates_without_it(run):
 
 def test_two_allocations_never_overcommit_a_pool(run):
     _setup(run, "priority")
-    run("allocation.create", id="al2", pool_id="p", strategy="fair_share",
-        agents=[{"id": "z", "demand": {"cpu": 50}, "priority": 0}])
+    run(
+        "allocation.create",
+        id="al2",
+        pool_id="p",
+        strategy="fair_share",
+        agents=[{"id": "z", "demand": {"cpu": 50}, "priority": 0}],
+    )
     assert run.state.pools.allocations["al2"]["allocations"] == {"z": {"cpu": 0}}
     run("allocation.leave", id="al", agent_id="b")  # al now holds only a's 80
     run("allocation.demand", id="al2", agent_id="z", demand={"cpu": 50}, priority=None)

@@ -53,14 +53,18 @@ def test_weighted_threshold_one_means_all_the_weight():
 
 
 def test_tally_counts_and_weights():
-    t = tally({"voters": ["a", "b", "c"], "votes": {"a": "approve", "b": "reject"}, "weights": {"a": 2, "b": 3, "c": 4}})
+    t = tally(
+        {"voters": ["a", "b", "c"], "votes": {"a": "approve", "b": "reject"}, "weights": {"a": 2, "b": 3, "c": 4}}
+    )
     assert t == {"approve": 1, "reject": 1, "approve_weight": 2, "reject_weight": 3, "total_weight": 9}
 
 
-@given(st.lists(st.sampled_from(["approve", "reject", None]), min_size=1, max_size=7),
-       st.sampled_from(["majority", "unanimous", "weighted"]),
-       st.lists(st.integers(0, 5), min_size=7, max_size=7),
-       st.sampled_from([0.25, 0.5, 0.75, 1.0]))
+@given(
+    st.lists(st.sampled_from(["approve", "reject", None]), min_size=1, max_size=7),
+    st.sampled_from(["majority", "unanimous", "weighted"]),
+    st.lists(st.integers(0, 5), min_size=7, max_size=7),
+    st.sampled_from([0.25, 0.5, 0.75, 1.0]),
+)
 def test_decided_only_when_every_completion_agrees(votes, rule, raw_weights, threshold):
     """The verdict is final exactly when all ways of casting the missing votes agree."""
     voters = [f"v{i}" for i in range(len(votes))]

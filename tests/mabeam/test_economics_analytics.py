@@ -23,7 +23,11 @@ def test_recent_auctions_window_and_order(run):
     report = build(run.state, "recent_auctions", "all", run.now)
     assert [a["auction_id"] for a in report["completed_auctions"]] == ["new", "old"]
     assert report["completed_auctions"][0] == {
-        "auction_id": "new", "type": "english", "winner": "x", "price": 9, "closed_at": run.now,
+        "auction_id": "new",
+        "type": "english",
+        "winner": "x",
+        "price": 9,
+        "closed_at": run.now,
     }
 
 

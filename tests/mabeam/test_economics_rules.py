@@ -55,8 +55,13 @@ def test_english_close_respects_reserve(run):
 )
 def test_dutch_price_schedule(start, decrement, tick, floor, elapsed):
     floor = min(floor, start)
-    auction = {"created_at": 100.0, "starting_price": start, "decrement": decrement, "tick_s": tick,
-               "floor_price": floor}
+    auction = {
+        "created_at": 100.0,
+        "starting_price": start,
+        "decrement": decrement,
+        "tick_s": tick,
+        "floor_price": floor,
+    }
     price = rules.dutch_price(auction, 100.0 + elapsed)
     ticks = int(elapsed // tick)
     assert price == max(floor, start - decrement * ticks)
@@ -107,8 +112,11 @@ def test_vickrey_single_bid_pays_reserve(run):
 
 @given(st.lists(st.integers(1, 100), min_size=2, max_size=8))
 def test_vickrey_price_is_the_second_highest(amounts):
-    auction = {"type": "vickrey", "reserve_price": 0,
-               "bids": [{"bidder": f"p{i}", "amount": a, "time": i} for i, a in enumerate(amounts)]}
+    auction = {
+        "type": "vickrey",
+        "reserve_price": 0,
+        "bids": [{"bidder": f"p{i}", "amount": a, "time": i} for i, a in enumerate(amounts)],
+    }
     winners, price = rules.outcome(auction)
     assert winners[0]["amount"] == max(amounts)
     assert winners[0]["bidder"] == f"p{amounts.index(max(amounts))}"

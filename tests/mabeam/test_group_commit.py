@@ -177,7 +177,9 @@ def test_replicated_log_answers_the_sender_with_persisted_replies(tmp_path) -> N
 
     rlog = ReplicatedLog(
         StateMachine(),
-        ClusterOptions(node_id="b", peers={"a": "127.0.0.1:9", "c": "127.0.0.1:9"}, secret=b"s", data_dir=tmp_path, seed=1),
+        ClusterOptions(
+            node_id="b", peers={"a": "127.0.0.1:9", "c": "127.0.0.1:9"}, secret=b"s", data_dir=tmp_path, seed=1
+        ),
     )
     entries = (LogEntry(1, 1, "noop"), LogEntry(2, 1, "command", {"op": "nothing"}))
     append = AppendEntries("a", "b", 1, 0, 0, entries, 0)

@@ -38,8 +38,9 @@ def test_bad_json_missing_and_invalid_fields():
         status, body = await _json(await client.post("/coordinations", json={"agents": ["a"], "task": {"type": "x"}}))
         assert (status, body["field"]) == (400, "task.type")
         members = [{"id": "a", "demand": {"cpu": "x"}}]
-        status, body = await _json(await client.post(
-            "/allocations", json={"pool_id": "p", "strategy": "fair_share", "agents": members}))
+        status, body = await _json(
+            await client.post("/allocations", json={"pool_id": "p", "strategy": "fair_share", "agents": members})
+        )
         assert (status, body["field"]) == (400, "agents[0].demand.cpu")
         status, body = await _json(await client.get("/events", params={"limit": "0"}))
         assert (status, body["field"]) == (400, "limit")
@@ -53,9 +54,19 @@ def test_bad_json_missing_and_invalid_fields():
 
 def test_unknown_ids_and_routes_are_404_json():
     async def scenario(client, node):
-        for path in ("/auctions/nope", "/agents/nope", "/registry/nope", "/accounts/nope", "/transactions/nope",
-                     "/coordinations/nope", "/consensus/nope", "/pools/nope", "/allocations/nope", "/no/such/route",
-                     "/analytics/nope"):
+        for path in (
+            "/auctions/nope",
+            "/agents/nope",
+            "/registry/nope",
+            "/accounts/nope",
+            "/transactions/nope",
+            "/coordinations/nope",
+            "/consensus/nope",
+            "/pools/nope",
+            "/allocations/nope",
+            "/no/such/route",
+            "/analytics/nope",
+        ):
             status, body = await _json(await client.get(path))
             assert status == 404 and body["error"] == "not_found", path
         status, body = await _json(await client.post("/registry", json={"name": "n", "ref": "ghost"}))
@@ -85,14 +96,54 @@ def test_client_mistakes_never_reach_the_catch_all():
     """Random bodies on every write route: always a 2xx or a 4xx with an error code."""
     rng = random.Random(2024)
     values = [None, True, 0, -1, 1.5, 1e308, "", "x", [], ["a"], {}, {"a": 1}, "a" * 300, [1, "b"]]
-    keys = ["id", "name", "ref", "type", "item", "items", "amount", "balance", "from", "to", "bidder", "agents",
-            "task", "voters", "rule", "vote", "agent_id", "resources", "pool_id", "strategy", "demand", "topic",
-            "proposal", "weights", "threshold", "duration_s", "starting_price", "decrement", "meta"]
-    routes = [("POST", "/agents"), ("POST", "/registry"), ("POST", "/events"), ("POST", "/accounts"),
-              ("POST", "/transactions"), ("POST", "/auctions"), ("POST", "/auctions/a/bids"),
-              ("POST", "/coordinations"), ("POST", "/coordinations/c/agents"), ("POST", "/consensus"),
-              ("POST", "/consensus/c/votes"), ("POST", "/pools"), ("POST", "/allocations"),
-              ("POST", "/allocations/x/agents"), ("PATCH", "/allocations/x/agents/a")]
+    keys = [
+        "id",
+        "name",
+        "ref",
+        "type",
+        "item",
+        "items",
+        "amount",
+        "balance",
+        "from",
+        "to",
+        "bidder",
+        "agents",
+        "task",
+        "voters",
+        "rule",
+        "vote",
+        "agent_id",
+        "resources",
+        "pool_id",
+        "strategy",
+        "demand",
+        "topic",
+        "proposal",
+        "weights",
+        "threshold",
+        "duration_s",
+        "starting_price",
+        "decrement",
+        "meta",
+    ]
+    routes = [
+        ("POST", "/agents"),
+        ("POST", "/registry"),
+        ("POST", "/events"),
+        ("POST", "/accounts"),
+        ("POST", "/transactions"),
+        ("POST", "/auctions"),
+        ("POST", "/auctions/a/bids"),
+        ("POST", "/coordinations"),
+        ("POST", "/coordinations/c/agents"),
+        ("POST", "/consensus"),
+        ("POST", "/consensus/c/votes"),
+        ("POST", "/pools"),
+        ("POST", "/allocations"),
+        ("POST", "/allocations/x/agents"),
+        ("PATCH", "/allocations/x/agents/a"),
+    ]
 
     async def scenario(client, node):
         for _ in range(400):
@@ -125,8 +176,9 @@ def test_an_unexpected_exception_is_a_logged_500_and_the_node_keeps_serving(monk
 
 def test_bids_async_and_with_wait():
     async def scenario(client, node):
-        _, auction = await _json(await client.post("/auctions", json={"type": "english", "item": "x",
-                                                                       "starting_price": 10}))
+        _, auction = await _json(
+            await client.post("/auctions", json={"type": "english", "item": "x", "starting_price": 10})
+        )
         url = f"/auctions/{auction['id']}/bids"
         status, bid = await _json(await client.post(url, json={"bidder": "b1", "amount": 12}))
         assert status == 202 and bid["status"] == "pending"
@@ -225,8 +277,11 @@ def test_telemetry_counts_ops_and_metrics_parse():
         requests = {s.labels["op"]: s.value for s in families["mabeam_requests"].samples}
         assert requests["auction.create"] == 2
         assert families["mabeam_request_duration_seconds"].type == "histogram"
-        counts = [s for s in families["mabeam_request_duration_seconds"].samples
-                  if s.name.endswith("_count") and s.labels["op"] == "auction.create"]
+        counts = [
+            s
+            for s in families["mabeam_request_duration_seconds"].samples
+            if s.name.endswith("_count") and s.labels["op"] == "auction.create"
+        ]
         assert counts[0].value == 2
         for name in ("process_cpu_seconds", "process_resident_memory_bytes", "python_gc_collections"):
             assert name in families, name
@@ -248,18 +303,24 @@ def test_health_status_and_digest():
     drive(scenario)
 
 
-@pytest.mark.parametrize("path, payload, field", [
-    ("/transactions", {"from": "a", "to": "a", "amount": 1}, "to"),
-    ("/transactions", {"from": "a", "to": "b", "amount": 0}, "amount"),
-    ("/consensus", {"proposal": 1, "rule": "weighted", "voters": ["a"], "weights": {"b": 1}}, "weights"),
-    ("/consensus", {"proposal": 1, "rule": "majority", "voters": ["a"], "threshold": 2}, "threshold"),
-    ("/coordinations", {"agents": ["a"], "task": {"type": "bid", "auction_id": "x", "amounts": {"b": 1}}},
-     "task.amounts"),
-    ("/auctions", {"type": "dutch", "item": "x", "starting_price": 10}, "decrement"),
-    ("/auctions", {"type": "english", "item": "x", "starting_price": 10, "buy_now_price": 5}, "buy_now_price"),
-    ("/auctions", {"type": "combinatorial", "items": ["a", "a"]}, "items"),
-    ("/pools", {"resources": {}}, "resources"),
-])
+@pytest.mark.parametrize(
+    "path, payload, field",
+    [
+        ("/transactions", {"from": "a", "to": "a", "amount": 1}, "to"),
+        ("/transactions", {"from": "a", "to": "b", "amount": 0}, "amount"),
+        ("/consensus", {"proposal": 1, "rule": "weighted", "voters": ["a"], "weights": {"b": 1}}, "weights"),
+        ("/consensus", {"proposal": 1, "rule": "majority", "voters": ["a"], "threshold": 2}, "threshold"),
+        (
+            "/coordinations",
+            {"agents": ["a"], "task": {"type": "bid", "auction_id": "x", "amounts": {"b": 1}}},
+            "task.amounts",
+        ),
+        ("/auctions", {"type": "dutch", "item": "x", "starting_price": 10}, "decrement"),
+        ("/auctions", {"type": "english", "item": "x", "starting_price": 10, "buy_now_price": 5}, "buy_now_price"),
+        ("/auctions", {"type": "combinatorial", "items": ["a", "a"]}, "items"),
+        ("/pools", {"resources": {}}, "resources"),
+    ],
+)
 def test_field_rules(path, payload, field):
     async def scenario(client, node):
         status, body = await _json(await client.post(path, json=payload))
@@ -284,12 +345,27 @@ def test_out_of_range_numbers_are_client_mistakes():
 def test_reads_never_change_the_state():
     async def scenario(client, node):
         await client.post("/agents", json={"id": "a1"})
-        _, auction = await _json(await client.post("/auctions", json={"type": "dutch", "item": "x",
-                                                                       "starting_price": 9, "decrement": 1}))
+        _, auction = await _json(
+            await client.post("/auctions", json={"type": "dutch", "item": "x", "starting_price": 9, "decrement": 1})
+        )
         before = (node.machine.digest(), node.state.applied)
-        for path in ("/health", "/telemetry", "/metrics", "/state/digest", "/coordination/status", "/agents",
-                     "/agents/a1", "/agents/a1/resources", "/registry", "/events?wait=0", "/accounts", "/market",
-                     f"/auctions/{auction['id']}", "/analytics/volume", "/analytics/recent_auctions?window=all"):
+        for path in (
+            "/health",
+            "/telemetry",
+            "/metrics",
+            "/state/digest",
+            "/coordination/status",
+            "/agents",
+            "/agents/a1",
+            "/agents/a1/resources",
+            "/registry",
+            "/events?wait=0",
+            "/accounts",
+            "/market",
+            f"/auctions/{auction['id']}",
+            "/analytics/volume",
+            "/analytics/recent_auctions?window=all",
+        ):
             assert (await client.get(path)).status == 200, path
         assert (node.machine.digest(), node.state.applied) == before
 

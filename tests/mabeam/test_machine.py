@@ -53,18 +53,28 @@ def generate(seed: int, n: int = 120) -> list[dict]:
         elif kind == 1:
             cmd = {"op": rng.choice(["agent.stop", "agent.crash"]), "id": a}
         elif kind == 2:
-            cmd = rng.choice([
-                {"op": "registry.register", "name": rng.choice(["s1", "s2"]), "ref": a, "meta": {}},
-                {"op": "registry.unregister", "name": rng.choice(["s1", "s2"])},
-            ])
+            cmd = rng.choice(
+                [
+                    {"op": "registry.register", "name": rng.choice(["s1", "s2"]), "ref": a, "meta": {}},
+                    {"op": "registry.unregister", "name": rng.choice(["s1", "s2"])},
+                ]
+            )
         elif kind == 3:
             auctions.append(f"u{serial}")
-            cmd = {"op": "auction.create", "id": auctions[-1],
-                   "spec": _spec(rng.choice(TYPES), rng.choice([5, 60, 3600]))}
+            cmd = {
+                "op": "auction.create",
+                "id": auctions[-1],
+                "spec": _spec(rng.choice(TYPES), rng.choice([5, 60, 3600])),
+            }
         elif kind in (4, 5):
-            cmd = {"op": "auction.bid", "auction_id": u, "bid_id": f"b{serial}", "bidder": a,
-                   "amount": rng.choice([3, 10, 12, 40, 95]),
-                   "items": rng.choice([None, ["i"], ["j", "k"], ["i", "k"]])}
+            cmd = {
+                "op": "auction.bid",
+                "auction_id": u,
+                "bid_id": f"b{serial}",
+                "bidder": a,
+                "amount": rng.choice([3, 10, 12, 40, 95]),
+                "items": rng.choice([None, ["i"], ["j", "k"], ["i", "k"]]),
+            }
         elif kind == 6:
             cmd = {"op": "auction.decide_bids", "bid_ids": [f"b{k}" for k in range(serial - 10, serial)]}
         elif kind == 7:
@@ -75,43 +85,86 @@ def generate(seed: int, n: int = 120) -> list[dict]:
             cmd = {"op": "account.create", "id": rng.choice(ACCOUNTS), "balance": rng.choice([0, 50, 100])}
         elif kind == 10:
             src, dst = rng.sample(ACCOUNTS, 2)
-            cmd = {"op": "transaction.submit", "id": f"t{serial}", "from": src, "to": dst,
-                   "amount": rng.choice([1, 30, 70]), "reference": None}
+            cmd = {
+                "op": "transaction.submit",
+                "id": f"t{serial}",
+                "from": src,
+                "to": dst,
+                "amount": rng.choice([1, 30, 70]),
+                "reference": None,
+            }
         elif kind == 11:
             cmd = {"op": "transaction.settle", "ids": [f"t{k}" for k in range(serial - 10, serial)]}
         elif kind == 12:
             groups.append(f"g{serial}")
-            cmd = {"op": "coordination.start", "id": groups[-1], "agents": rng.sample(agents[-4:], 2),
-                   "task": {"type": "work", "rounds": 3, "round_ms": 100}, "heartbeat_timeout_ms": 500}
+            cmd = {
+                "op": "coordination.start",
+                "id": groups[-1],
+                "agents": rng.sample(agents[-4:], 2),
+                "task": {"type": "work", "rounds": 3, "round_ms": 100},
+                "heartbeat_timeout_ms": 500,
+            }
         elif kind == 13:
             g = rng.choice(groups[-3:])
-            cmd = rng.choice([
-                {"op": "coordination.round", "id": g},
-                {"op": "coordination.agent_failed", "id": g, "agent_id": a},
-                {"op": "coordination.replace", "id": g, "agent_id": a},
-            ])
+            cmd = rng.choice(
+                [
+                    {"op": "coordination.round", "id": g},
+                    {"op": "coordination.agent_failed", "id": g, "agent_id": a},
+                    {"op": "coordination.replace", "id": g, "agent_id": a},
+                ]
+            )
         elif kind == 14:
-            cmd = rng.choice([
-                {"op": "consensus.start", "id": f"c{serial % 2}", "proposal": serial, "rule": "majority",
-                 "voters": agents[-3:], "weights": None, "threshold": 0.5, "timeout_s": 10},
-                {"op": "consensus.vote", "id": f"c{rng.randrange(2)}", "agent_id": a,
-                 "vote": rng.choice(["approve", "reject"])},
-                {"op": "consensus.expire", "ids": ["c0", "c1"]},
-            ])
+            cmd = rng.choice(
+                [
+                    {
+                        "op": "consensus.start",
+                        "id": f"c{serial % 2}",
+                        "proposal": serial,
+                        "rule": "majority",
+                        "voters": agents[-3:],
+                        "weights": None,
+                        "threshold": 0.5,
+                        "timeout_s": 10,
+                    },
+                    {
+                        "op": "consensus.vote",
+                        "id": f"c{rng.randrange(2)}",
+                        "agent_id": a,
+                        "vote": rng.choice(["approve", "reject"]),
+                    },
+                    {"op": "consensus.expire", "ids": ["c0", "c1"]},
+                ]
+            )
         else:
-            cmd = rng.choice([
-                {"op": "pool.create", "id": "p0", "resources": {"cpu": 10}},
-                {"op": "allocation.create", "id": f"l{serial % 2}", "pool_id": "p0",
-                 "strategy": rng.choice(["fair_share", "proportional", "priority"]),
-                 "agents": [{"id": x, "demand": {"cpu": rng.choice([2, 6])}, "priority": 0}
-                            for x in rng.sample(agents[-4:], 2)]},
-                {"op": "allocation.join", "id": f"l{rng.randrange(2)}",
-                 "agent": {"id": a, "demand": {"cpu": 3}, "priority": 1}},
-                {"op": "allocation.leave", "id": f"l{rng.randrange(2)}", "agent_id": a},
-                {"op": "allocation.demand", "id": f"l{rng.randrange(2)}", "agent_id": a,
-                 "demand": {"cpu": rng.choice([1, 9])}, "priority": rng.choice([None, 2])},
-                {"op": "events.publish", "topic": "app.tick", "data": {"n": serial}},
-            ])
+            cmd = rng.choice(
+                [
+                    {"op": "pool.create", "id": "p0", "resources": {"cpu": 10}},
+                    {
+                        "op": "allocation.create",
+                        "id": f"l{serial % 2}",
+                        "pool_id": "p0",
+                        "strategy": rng.choice(["fair_share", "proportional", "priority"]),
+                        "agents": [
+                            {"id": x, "demand": {"cpu": rng.choice([2, 6])}, "priority": 0}
+                            for x in rng.sample(agents[-4:], 2)
+                        ],
+                    },
+                    {
+                        "op": "allocation.join",
+                        "id": f"l{rng.randrange(2)}",
+                        "agent": {"id": a, "demand": {"cpu": 3}, "priority": 1},
+                    },
+                    {"op": "allocation.leave", "id": f"l{rng.randrange(2)}", "agent_id": a},
+                    {
+                        "op": "allocation.demand",
+                        "id": f"l{rng.randrange(2)}",
+                        "agent_id": a,
+                        "demand": {"cpu": rng.choice([1, 9])},
+                        "priority": rng.choice([None, 2]),
+                    },
+                    {"op": "events.publish", "topic": "app.tick", "data": {"n": serial}},
+                ]
+            )
         cmd.update(time=now, node=rng.choice(["n1", "n2"]))
         out.append(cmd)
     return out
@@ -181,8 +234,9 @@ def test_digest_does_not_depend_on_hash_seed(tmp_path):
     digests = set()
     for hash_seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed)
-        out = subprocess.run([sys.executable, "-c", script, str(path)], env=env, capture_output=True, text=True,
-                             check=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(path)], env=env, capture_output=True, text=True, check=True, timeout=60
+        )
         digests.add(out.stdout.strip())
     assert digests == {local.digest()}
 

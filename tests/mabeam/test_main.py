@@ -15,7 +15,9 @@ import pytest
 def _start(*extra: str) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "mabeam", "--node-id", "n9", "--port", "0", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     line = proc.stdout.readline()  # blocks until the node prints it (or exits)
     assert line.startswith("mabeam n9 listening on http://127.0.0.1:"), (line, proc.stderr.read())
@@ -76,12 +78,15 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mabeam", *args], capture_output=True, text=True, timeout=30)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--port", "70000"], "--port: 70000 is out of range; allowed: 0 (pick a free one) to 65535"),
-    (["--port", "-5"], "--port: -5 is out of range"),
-    (["--port", "0", "--peers", "n2=127.0.0.1:99999"], "--peers: 'n2=127.0.0.1:99999': port 99999 is out of range"),
-    (["--port", "0", "--node-id", " "], "--node-id: must not be empty"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--port", "70000"], "--port: 70000 is out of range; allowed: 0 (pick a free one) to 65535"),
+        (["--port", "-5"], "--port: -5 is out of range"),
+        (["--port", "0", "--peers", "n2=127.0.0.1:99999"], "--peers: 'n2=127.0.0.1:99999': port 99999 is out of range"),
+        (["--port", "0", "--node-id", " "], "--node-id: must not be empty"),
+    ],
+)
 def test_bad_values_are_one_line_usage_errors(args, message):
     result = _run("--node-id", "n1", *args)
     assert result.returncode == 2, result.stderr
@@ -91,8 +96,10 @@ def test_bad_values_are_one_line_usage_errors(args, message):
 def test_data_dir_that_is_a_file_is_a_usage_error(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("")
-    for data_dir, message in ((afile, f"--data-dir: {afile} exists and is not a directory"),
-                              (afile / "sub", f"--data-dir: cannot create {afile / 'sub'}")):
+    for data_dir, message in (
+        (afile, f"--data-dir: {afile} exists and is not a directory"),
+        (afile / "sub", f"--data-dir: cannot create {afile / 'sub'}"),
+    ):
         result = _run("--node-id", "n1", "--port", "0", "--peers", "n2=127.0.0.1:1", "--data-dir", str(data_dir))
         assert result.returncode == 2, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr

@@ -400,9 +400,7 @@ def test_conflicting_suffix_is_truncated_with_fast_backoff() -> None:
     assert not {e.data for e in net.applied["a"].values()} & {f"lost{k}" for k in range(30)}
     # The lost proposals' indexes were taken by entries of another term: superseded.
     assert net.applied["a"][lost[0].index].term != lost[0].term
-    assert [e.data for e in net.storage["a"].state().entries if e.kind == "command"] == [
-        f"kept{k}" for k in range(20)
-    ]
+    assert [e.data for e in net.storage["a"].state().entries if e.kind == "command"] == [f"kept{k}" for k in range(20)]
 
 
 def test_follower_far_behind_catches_up_in_batches() -> None:
@@ -444,6 +442,7 @@ def test_figure_8_old_term_entry_is_not_committed_by_counting(bug: str | None) -
     # own NOOP (max_batch=1 and the follow-up append to s3 is lost).
     net.restart("s1")
     forget_leader(net, "s1", "s2", "s3")
+
     def not_noop_to_s3(m: Message) -> bool:
         """Once s3 holds X, lose the append that would bring it s1's NOOP."""
         return isinstance(m, AppendEntries) and m.dst == "s3" and net.nodes["s3"].log.last_index >= 2

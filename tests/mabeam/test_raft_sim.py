@@ -64,9 +64,7 @@ def test_thousands_of_seeds_stay_safe_and_recover_after_heal() -> None:
             continue
         runs_with.update(k for k, v in report.stats.items() if v)
         elections += report.stats["elections"]
-    assert not failures, "\n".join(
-        f"{f}\n  replay: {replay_command(f.seed or 0)}" for f in failures
-    )
+    assert not failures, "\n".join(f"{f}\n  replay: {replay_command(f.seed or 0)}" for f in failures)
     print(f"{SEEDS} seeds from {FIRST}: {elections} elections; runs with {dict(runs_with)}")
     if SEEDS >= 200:
         thin = {k: runs_with[k] for k, share in COVERAGE.items() if runs_with[k] < share * SEEDS}
@@ -144,9 +142,7 @@ def test_a_seed_runs_identically_in_another_process() -> None:
     code = "from mabeam.raft.sim import trace_digest; print(trace_digest(7))"
     for hash_seed in ("0", "4242"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        out = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-        )
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         assert out.stdout.strip() == here
     assert trace_digest(8) != here
 

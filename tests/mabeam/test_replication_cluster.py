@@ -24,15 +24,41 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def command(*, grace_s: float = 60.0, join: bool = False, snapshot_every: int = 1000) -> list[str]:
-    cmd = [sys.executable, "-m", "mabeam", "--node-id", "{name}", "--host", "{host}", "--port", "{port}",
-           "--peers", "{peers}", "--data-dir", "{data_dir}", "--tick-ms", "50", "--snapshot-every",
-           str(snapshot_every), "--member-grace-s", f"{grace_s:g}", "--log-level", "WARNING"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mabeam",
+        "--node-id",
+        "{name}",
+        "--host",
+        "{host}",
+        "--port",
+        "{port}",
+        "--peers",
+        "{peers}",
+        "--data-dir",
+        "{data_dir}",
+        "--tick-ms",
+        "50",
+        "--snapshot-every",
+        str(snapshot_every),
+        "--member-grace-s",
+        f"{grace_s:g}",
+        "--log-level",
+        "WARNING",
+    ]
     return cmd + (["--join"] if join else [])
 
 
 def start(cluster: Any, n: int, **kwargs: Any) -> Any:
-    handle = cluster(node_count=n, command=command(**kwargs), cwd=str(ROOT),
-                     env={"MABEAM_CLUSTER_SECRET": SECRET}, ready_timeout=30.0, stop_timeout=5.0)
+    handle = cluster(
+        node_count=n,
+        command=command(**kwargs),
+        cwd=str(ROOT),
+        env={"MABEAM_CLUSTER_SECRET": SECRET},
+        ready_timeout=30.0,
+        stop_timeout=5.0,
+    )
     leader_of(handle, handle.names)
     return handle
 
@@ -86,8 +112,9 @@ def test_three_nodes_replicate_forward_and_survive_a_partition(cluster: Any) -> 
 
     # A long-poll parked on one follower wakes when a write made on another node is applied there.
     polled: dict[str, Any] = {}
-    poller = threading.Thread(target=lambda: polled.update(get(
-        c, other, "/events?pattern=test.**&wait=10", timeout=15).json()))
+    poller = threading.Thread(
+        target=lambda: polled.update(get(c, other, "/events?pattern=test.**&wait=10", timeout=15).json())
+    )
     poller.start()
     eventually(lambda: get(c, other, "/telemetry").json()["gauges"]["event_readers_waiting"] >= 1, timeout=5)
 

@@ -15,8 +15,11 @@ class Clock:
 
 def test_bids_and_transactions_are_decided_in_the_background():
     async def scenario(client, node):
-        auction = await node.submit("auction.create", id="u", spec={
-            "type": "sealed_bid", "item": "x", "seller": None, "reserve_price": 0, "duration_s": 60})
+        auction = await node.submit(
+            "auction.create",
+            id="u",
+            spec={"type": "sealed_bid", "item": "x", "seller": None, "reserve_price": 0, "duration_s": 60},
+        )
         await node.submit("auction.bid", auction_id=auction["id"], bid_id="b1", bidder="p", amount=5, items=None)
         await node.submit("account.create", id="a", balance=10)
         await node.submit("account.create", id="b", balance=0)
@@ -32,12 +35,31 @@ def test_auctions_and_ballots_expire_when_the_clock_passes_their_deadline():
     clock = Clock()
 
     async def scenario(client, node):
-        await node.submit("auction.create", id="u", spec={
-            "type": "english", "item": "x", "seller": None, "reserve_price": 0, "duration_s": 30,
-            "starting_price": 1, "min_increment": 1, "buy_now_price": None})
+        await node.submit(
+            "auction.create",
+            id="u",
+            spec={
+                "type": "english",
+                "item": "x",
+                "seller": None,
+                "reserve_price": 0,
+                "duration_s": 30,
+                "starting_price": 1,
+                "min_increment": 1,
+                "buy_now_price": None,
+            },
+        )
         await node.submit("auction.bid", auction_id="u", bid_id="b1", bidder="p", amount=3, items=None)
-        await node.submit("consensus.start", id="c", proposal=None, rule="majority", voters=["v1", "v2"],
-                          weights=None, threshold=0.5, timeout_s=10)
+        await node.submit(
+            "consensus.start",
+            id="c",
+            proposal=None,
+            rule="majority",
+            voters=["v1", "v2"],
+            weights=None,
+            threshold=0.5,
+            timeout_s=10,
+        )
         clock.now += 11
         await until(node, lambda: node.state.consensus.by_id["c"]["status"] == "expired")
         assert node.state.auctions.auctions["u"]["status"] == "open"
@@ -53,8 +75,13 @@ def test_group_failure_detection_replacement_and_rounds():
     async def scenario(client, node):
         for agent_id in ("a1", "a2", "a3", "spare"):
             await node.submit("agent.start", id=agent_id, kind="w", meta={})
-        await node.submit("coordination.start", id="g", agents=["a1", "a2", "a3"],
-                          task={"type": "work", "rounds": 3, "round_ms": 20}, heartbeat_timeout_ms=500)
+        await node.submit(
+            "coordination.start",
+            id="g",
+            agents=["a1", "a2", "a3"],
+            task={"type": "work", "rounds": 3, "round_ms": 20},
+            heartbeat_timeout_ms=500,
+        )
         group = node.state.groups.by_id["g"]
         await node.submit("agent.crash", id="a2")
         await until(node, lambda: group["failed_agents"] == ["a2"])

@@ -17,20 +17,35 @@ class Ops:
         self.h = History()
 
     def __call__(self, client, f, key, value=None, *, at, to=None, status=OK, result=None, node=None):
-        return self.h.record(client, f, key, value, status=status, result=result, node=node,
-                             invoke_ns=at * MS, complete_ns=(at if to is None else to) * MS)
+        return self.h.record(
+            client,
+            f,
+            key,
+            value,
+            status=status,
+            result=result,
+            node=node,
+            invoke_ns=at * MS,
+            complete_ns=(at if to is None else to) * MS,
+        )
 
     def open(self, auction, kind, reserve=None, at=0):
         value = {"type": kind} if reserve is None else {"type": kind, "reserve": reserve}
         return self("seller", "open_auction", auction, value, at=at, to=at + 1)
 
     def bid(self, auction, bidder, amount, at, status=OK):
-        return self(bidder, "bid", auction, {"bidder": bidder, "amount": amount}, at=at, to=at + 1,
-                    status=status)
+        return self(bidder, "bid", auction, {"bidder": bidder, "amount": amount}, at=at, to=at + 1, status=status)
 
     def close(self, auction, winner, price, at, status=OK):
-        return self("seller", "close", auction, at=at, to=at + 1, status=status,
-                    result={"winner": winner, "price": price} if status == OK else None)
+        return self(
+            "seller",
+            "close",
+            auction,
+            at=at,
+            to=at + 1,
+            status=status,
+            result={"winner": winner, "price": price} if status == OK else None,
+        )
 
 
 def test_english_highest_bid_wins_at_its_amount():
@@ -135,8 +150,7 @@ def test_settlement_without_an_acknowledged_close_is_checked_against_rules():
     o.bid("a", "b1", 20, at=2)
     o.bid("a", "b2", 25, at=3)
     o.close("a", None, None, at=10, status=UNKNOWN)
-    o("f", "final_settlements", None, at=20, to=21, result=[{"auction": "a", "winner": "b1", "price": 20}],
-      node="n1")
+    o("f", "final_settlements", None, at=20, to=21, result=[{"auction": "a", "winner": "b1", "price": 20}], node="n1")
     r = check_auctions(o.h)
     assert not r.valid and "the settlement says b1 at 20" in r.explanation
 
@@ -163,11 +177,15 @@ def test_bid_accepted_after_the_close():
 
 
 def test_ties_go_to_the_earlier_bid_when_real_time_orders_them():
-    bids = [Bid("b1", Decimal(10), Op(0, "b1", "bid", invoke_ns=0, complete_ns=1)),
-            Bid("b2", Decimal(10), Op(1, "b2", "bid", invoke_ns=5, complete_ns=6))]
+    bids = [
+        Bid("b1", Decimal(10), Op(0, "b1", "bid", invoke_ns=0, complete_ns=1)),
+        Bid("b2", Decimal(10), Op(1, "b2", "bid", invoke_ns=5, complete_ns=6)),
+    ]
     assert english({}, bids) == [Outcome("b1", Decimal(10))]
-    concurrent = [Bid("b1", Decimal(10), Op(0, "b1", "bid", invoke_ns=0, complete_ns=9)),
-                  Bid("b2", Decimal(10), Op(1, "b2", "bid", invoke_ns=5, complete_ns=6))]
+    concurrent = [
+        Bid("b1", Decimal(10), Op(0, "b1", "bid", invoke_ns=0, complete_ns=9)),
+        Bid("b2", Decimal(10), Op(1, "b2", "bid", invoke_ns=5, complete_ns=6)),
+    ]
     assert set(english({}, concurrent)) == {Outcome("b1", Decimal(10)), Outcome("b2", Decimal(10))}
 
 

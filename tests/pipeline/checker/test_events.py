@@ -21,8 +21,7 @@ class Bus:
 
     def _rec(self, client, f, key, value, status=OK):
         self.t += 2
-        return self.h.record(client, f, key, value, status=status, invoke_ns=self.t * MS,
-                             complete_ns=(self.t + 1) * MS)
+        return self.h.record(client, f, key, value, status=status, invoke_ns=self.t * MS, complete_ns=(self.t + 1) * MS)
 
     def subscribe(self, sub, pattern, status=OK):
         return self._rec(sub, "subscribe", pattern, None, status)
@@ -37,15 +36,18 @@ class Bus:
         return self._rec(sub, "deliver", topic, eid)
 
 
-@pytest.mark.parametrize("pattern,topic,expected", [
-    ("economics.*", "economics.bid", True),
-    ("economics.*", "economics.bid.placed", False),
-    ("economics.**", "economics.bid.placed", True),
-    ("economics.#", "economics", True),
-    ("*.bid", "economics.bid", True),
-    ("registry.*", "economics.bid", False),
-    ("**", "anything.at.all", True),
-])
+@pytest.mark.parametrize(
+    "pattern,topic,expected",
+    [
+        ("economics.*", "economics.bid", True),
+        ("economics.*", "economics.bid.placed", False),
+        ("economics.**", "economics.bid.placed", True),
+        ("economics.#", "economics", True),
+        ("*.bid", "economics.bid", True),
+        ("registry.*", "economics.bid", False),
+        ("**", "anything.at.all", True),
+    ],
+)
 def test_topic_patterns(pattern, topic, expected):
     assert topic_matches(pattern, topic) is expected
 

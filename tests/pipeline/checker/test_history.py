@@ -22,7 +22,14 @@ def test_ok_records_result_and_both_times():
         op.ok("done")
     (rec,) = h.ops()
     assert (rec.client, rec.f, rec.key, rec.value, rec.status, rec.result, rec.node) == (
-        "c1", "write", "k", 3, OK, "done", "n1")
+        "c1",
+        "write",
+        "k",
+        3,
+        OK,
+        "done",
+        "n1",
+    )
     assert rec.invoke_ns < rec.complete_ns
 
 

@@ -25,8 +25,9 @@ class Ops:
 
     def __call__(self, client, f, key, value=None, *, at, to=None, status=OK, result=None) -> Op:
         end = at if to is None else to
-        return self.h.record(client, f, key, value, status=status, result=result,
-                             invoke_ns=at * MS, complete_ns=end * MS)
+        return self.h.record(
+            client, f, key, value, status=status, result=result, invoke_ns=at * MS, complete_ns=end * MS
+        )
 
 
 def verdict(ops: Ops, **kw):
@@ -34,6 +35,7 @@ def verdict(ops: Ops, **kw):
 
 
 # --- hand-written histories ---------------------------------------------------------------
+
 
 def test_sequential_write_then_read_is_valid():
     o = Ops()
@@ -183,8 +185,9 @@ def test_unknown_and_foreign_ops_are_ignored_where_they_say_nothing():
 
 
 def test_custom_vocabulary():
-    model = RegisterModel(reads=frozenset({"get"}), writes=frozenset({"set"}), deletes=frozenset(),
-                          creates=frozenset(), cas=frozenset())
+    model = RegisterModel(
+        reads=frozenset({"get"}), writes=frozenset({"set"}), deletes=frozenset(), creates=frozenset(), cas=frozenset()
+    )
     o = Ops()
     o("c1", "set", "k", 1, at=0, to=1)
     o("c1", "get", "k", at=2, to=3, result=0)
@@ -205,6 +208,7 @@ def test_exhausted_budget_is_inconclusive_not_a_verdict():
 
 # --- a brute-force oracle -----------------------------------------------------------------
 
+
 def _oracle(ops: list[Op]) -> bool:
     """Linearizable? by trying every subset of unknown ops and every order (tiny histories only)."""
     ops = [o for o in ops if not o.failed and not (o.unknown and o.f == "read")]
@@ -213,8 +217,9 @@ def _oracle(ops: list[Op]) -> bool:
     for n in range(len(maybe) + 1):
         for chosen in itertools.combinations(maybe, n):
             for order in itertools.permutations(definite + list(chosen)):
-                if any(order[j].end_ns < order[i].invoke_ns for i in range(len(order))
-                       for j in range(i + 1, len(order))):
+                if any(
+                    order[j].end_ns < order[i].invoke_ns for i in range(len(order)) for j in range(i + 1, len(order))
+                ):
                     continue
                 if _sequential_ok(order):
                     return True
@@ -299,11 +304,11 @@ def test_oracle_cases_cover_both_verdicts():
 
 # --- simulated correct registers ------------------------------------------------------------
 
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), clients=st.integers(1, 6), p_unknown=st.sampled_from([0.0, 0.1, 0.3]))
 def test_simulated_correct_register_is_linearizable(seed, clients, p_unknown):
-    h = simulate_register(random.Random(seed), ops=150, clients=clients, keys=("a", "b"),
-                          p_unknown=p_unknown)
+    h = simulate_register(random.Random(seed), ops=150, clients=clients, keys=("a", "b"), p_unknown=p_unknown)
     r = check_linearizable(h)
     assert r.valid, r.explanation
 

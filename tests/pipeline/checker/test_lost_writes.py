@@ -13,8 +13,17 @@ class Ops:
         self.h = History()
 
     def __call__(self, client, f, key, value=None, *, at, to=None, status=OK, result=None, node=None):
-        return self.h.record(client, f, key, value, status=status, result=result, node=node,
-                             invoke_ns=at * MS, complete_ns=(at if to is None else to) * MS)
+        return self.h.record(
+            client,
+            f,
+            key,
+            value,
+            status=status,
+            result=result,
+            node=node,
+            invoke_ns=at * MS,
+            complete_ns=(at if to is None else to) * MS,
+        )
 
 
 def test_last_acknowledged_write_visible_everywhere_is_valid():
@@ -54,7 +63,7 @@ def test_key_missing_from_a_snapshot_is_a_lost_write():
 def test_concurrent_or_unknown_writes_may_win():
     o = Ops()
     o("c1", "write", "k", 1, at=0, to=10)
-    o("c2", "write", "k", 2, at=5, to=6)        # concurrent with 1: either may be last
+    o("c2", "write", "k", 2, at=5, to=6)  # concurrent with 1: either may be last
     o("c3", "write", "k", 3, at=7, to=8, status=UNKNOWN)  # may land any time, or never
     for final in (1, 2, 3):
         o2 = Ops()

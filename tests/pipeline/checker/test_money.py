@@ -20,8 +20,17 @@ class Bank:
 
     def _rec(self, client, f, key, value, status=OK, result=None, node=None):
         self.t += 2
-        return self.h.record(client, f, key, value, status=status, result=result, node=node,
-                             invoke_ns=self.t * MS, complete_ns=(self.t + 1) * MS)
+        return self.h.record(
+            client,
+            f,
+            key,
+            value,
+            status=status,
+            result=result,
+            node=node,
+            invoke_ns=self.t * MS,
+            complete_ns=(self.t + 1) * MS,
+        )
 
     def open(self, account, balance, status=OK):
         return self._rec("c", "open_account", account, balance, status)

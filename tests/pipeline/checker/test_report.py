@@ -19,8 +19,17 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def record(h, client, f, key=None, value=None, *, at, to=None, result=None, node=None, status=OK):
-    return h.record(client, f, key, value, status=status, result=result, node=node,
-                    invoke_ns=at * MS, complete_ns=(at if to is None else to) * MS)
+    return h.record(
+        client,
+        f,
+        key,
+        value,
+        status=status,
+        result=result,
+        node=node,
+        invoke_ns=at * MS,
+        complete_ns=(at if to is None else to) * MS,
+    )
 
 
 def mixed_history(stale: bool) -> History:
@@ -46,8 +55,7 @@ def test_check_all_runs_the_applicable_checkers():
     report = check_all(mixed_history(stale=False))
     assert report.valid, format_report(report)
     assert [r.checker for r in report.results] == ["linearizable", "lost_writes", "money", "events"]
-    assert repr(report) == ("CheckReport(valid: linearizable=valid, lost_writes=valid, money=valid, "
-                            "events=valid)")
+    assert repr(report) == ("CheckReport(valid: linearizable=valid, lost_writes=valid, money=valid, events=valid)")
 
 
 def test_check_all_only_restricts_and_rejects_unknown_names():
@@ -113,7 +121,6 @@ def test_cli_replays_a_saved_history(tmp_path, capsys):
     assert main([str(tmp_path / "missing.jsonl")]) == 2
 
 
-
 def not_a_dict():
     return ["register"]
 
@@ -122,14 +129,17 @@ def unknown_argument():
     return {"registr": None}
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("bad", "--config must be module:function, got 'bad'"),
-    ("no_such_module_xyz:f", "--config no_such_module_xyz:f: cannot import 'no_such_module_xyz'"),
-    ("json:no_such_attr", "--config json:no_such_attr: module 'json' has no 'no_such_attr'"),
-    ("json:dumps", "--config json:dumps: calling it with no arguments failed"),
-    (f"{__name__}:not_a_dict", "must give a dict of check_all arguments"),
-    (f"{__name__}:unknown_argument", "unknown check_all argument(s) registr; allowed: register, auctions"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("bad", "--config must be module:function, got 'bad'"),
+        ("no_such_module_xyz:f", "--config no_such_module_xyz:f: cannot import 'no_such_module_xyz'"),
+        ("json:no_such_attr", "--config json:no_such_attr: module 'json' has no 'no_such_attr'"),
+        ("json:dumps", "--config json:dumps: calling it with no arguments failed"),
+        (f"{__name__}:not_a_dict", "must give a dict of check_all arguments"),
+        (f"{__name__}:unknown_argument", "unknown check_all argument(s) registr; allowed: register, auctions"),
+    ],
+)
 def test_cli_bad_config_is_a_usage_error_naming_it(tmp_path, capsys, spec, message):
     good = mixed_history(stale=False).save(tmp_path / "good.jsonl")
     assert main([str(good), "--config", spec]) == 2
@@ -145,8 +155,13 @@ def test_cli_max_steps_below_one_is_a_usage_error(tmp_path, capsys):
 
 def test_cli_as_a_module_process(tmp_path):
     bad = mixed_history(stale=True).save(tmp_path / "bad.jsonl")
-    proc = subprocess.run([sys.executable, "-m", "pipeline.checker", str(bad), "--only", "linearizable"],
-                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.checker", str(bad), "--only", "linearizable"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert proc.returncode == 1, proc.stderr
     assert re.search(r"consistency: INVALID \(1 checkers\)", proc.stdout)
 

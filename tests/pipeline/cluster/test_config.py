@@ -42,12 +42,15 @@ def test_custom_links_are_taken_as_given():
     assert got == (Link("a", "b"), Link("b", "c"))
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    ({"links": ["a->z"]}, "unknown node 'z'"),
-    ({"links": ["a->a"]}, "itself"),
-    ({"links": ["a-b"]}, "src->dst"),
-    ({}, "required"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"links": ["a->z"]}, "unknown node 'z'"),
+        ({"links": ["a->a"]}, "itself"),
+        ({"links": ["a-b"]}, "src->dst"),
+        ({}, "required"),
+    ],
+)
 def test_custom_link_errors(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
         topology_links("custom", ["a", "b"], **kwargs)
@@ -61,34 +64,37 @@ def test_config_links_property_follows_topology():
 # ------------------------------------------------------------------ validation
 
 
-@pytest.mark.parametrize("kwargs, key, allowed", [
-    ({"topology": "tree"}, "topology", "ring, star, mesh, custom"),
-    ({"node_count": 0}, "node_count", None),
-    ({"node_count": "3"}, "node_count", None),
-    ({"command": "srv --port {prot}"}, "node.command", "name, index, host, port, peers"),
-    ({"command": None}, "node.command", None),
-    ({"resources": {"memory": 10}}, "node.resources.memory", "memory_mb, memory_limit, cpus, open_files"),
-    ({"resources": {"memory_mb": 64, "memory_limit": "rss"}}, "resources.memory_limit", "as, data"),
-    ({"resources": {"cpus": "0"}}, "resources.cpus", None),
-    ({"health_path": "health"}, "node.health_path", None),
-    ({"latency": (50, 10)}, "latency.max_ms", None),
-    ({"latency": {"lo": 1}}, "latency.lo", "min_ms, max_ms"),
-    ({"link_proxies": "yes"}, "link_proxies", "True, False"),
-    ({"link_proxies": False, "latency": (1, 2)}, "latency", None),
-    ({"topology": "ring", "links": ["n1->n2"]}, "links", None),
-    ({"hub": "n9", "topology": "star"}, "hub", None),
-    ({"ready_timeout": 0}, "ready_timeout", None),
-    ({"env": {"A": [1]}}, "node.env.A", None),
-    ({"command": "srv --name 'n1"}, "node.command", None),
-    ({"command": "srv --port {port!z}"}, "node.command", "!r, !s, !a"),
-    ({"command": "srv --port {port:>>>>}"}, "node.command", None),
-    ({"command": "srv --name {name:d}"}, "node.command", None),
-    ({"ready_timeout": float("nan")}, "ready_timeout", None),
-    ({"stop_timeout": float("inf")}, "stop_timeout", None),
-    ({"cwd": 3}, "node.cwd", None),
-    ({"cwd": ""}, "node.cwd", None),
-    ({"report_dir": 3}, "report_dir", None),
-])
+@pytest.mark.parametrize(
+    "kwargs, key, allowed",
+    [
+        ({"topology": "tree"}, "topology", "ring, star, mesh, custom"),
+        ({"node_count": 0}, "node_count", None),
+        ({"node_count": "3"}, "node_count", None),
+        ({"command": "srv --port {prot}"}, "node.command", "name, index, host, port, peers"),
+        ({"command": None}, "node.command", None),
+        ({"resources": {"memory": 10}}, "node.resources.memory", "memory_mb, memory_limit, cpus, open_files"),
+        ({"resources": {"memory_mb": 64, "memory_limit": "rss"}}, "resources.memory_limit", "as, data"),
+        ({"resources": {"cpus": "0"}}, "resources.cpus", None),
+        ({"health_path": "health"}, "node.health_path", None),
+        ({"latency": (50, 10)}, "latency.max_ms", None),
+        ({"latency": {"lo": 1}}, "latency.lo", "min_ms, max_ms"),
+        ({"link_proxies": "yes"}, "link_proxies", "True, False"),
+        ({"link_proxies": False, "latency": (1, 2)}, "latency", None),
+        ({"topology": "ring", "links": ["n1->n2"]}, "links", None),
+        ({"hub": "n9", "topology": "star"}, "hub", None),
+        ({"ready_timeout": 0}, "ready_timeout", None),
+        ({"env": {"A": [1]}}, "node.env.A", None),
+        ({"command": "srv --name 'n1"}, "node.command", None),
+        ({"command": "srv --port {port!z}"}, "node.command", "!r, !s, !a"),
+        ({"command": "srv --port {port:>>>>}"}, "node.command", None),
+        ({"command": "srv --name {name:d}"}, "node.command", None),
+        ({"ready_timeout": float("nan")}, "ready_timeout", None),
+        ({"stop_timeout": float("inf")}, "stop_timeout", None),
+        ({"cwd": 3}, "node.cwd", None),
+        ({"cwd": ""}, "node.cwd", None),
+        ({"report_dir": 3}, "report_dir", None),
+    ],
+)
 def test_bad_config_names_key_and_allowed_values(kwargs, key, allowed):
     args = {"node_count": 3, "command": CMD, **kwargs}
     with pytest.raises(ConfigError) as info:
@@ -107,10 +113,16 @@ def test_from_mapping_rejects_unknown_keys_with_allowed_list():
 
 
 def test_from_mapping_builds_the_same_spec_as_the_factory():
-    data = {"node_count": 3, "topology": "ring", "command": CMD, "latency": {"min_ms": 5, "max_ms": 9},
-            "resources": {"memory_mb": 256, "cpus": [0]}}
+    data = {
+        "node_count": 3,
+        "topology": "ring",
+        "command": CMD,
+        "latency": {"min_ms": 5, "max_ms": 9},
+        "resources": {"memory_mb": 256, "cpus": [0]},
+    }
     assert ClusterConfig.from_mapping(data) == cluster_config(
-        3, "ring", command=CMD, latency=latency_range(5, 9), resources=resources(memory_mb=256, cpus=[0]))
+        3, "ring", command=CMD, latency=latency_range(5, 9), resources=resources(memory_mb=256, cpus=[0])
+    )
 
 
 def test_explicit_nodes_count_and_names():
@@ -159,13 +171,32 @@ def test_specs_are_frozen():
 
 
 def test_launch_renders_placeholders_and_environment(tmp_path):
-    spec = node_spec("n1", ["srv", "{name}", "{host}:{port}", "--peers={peers}", "{data_dir}", "{config[mode]}",
-                            "{index}"], config={"mode": "fast"}, env={"EXTRA": 1})
-    launch = NodeLaunch("n1", 1, spec, Address("127.0.0.1", 4000),
-                        {"n3": Address("127.0.0.1", 4003), "n2": Address("127.0.0.1", 4002)},
-                        "run-1", tmp_path / "d", tmp_path / "n1.log", tmp_path / "n1.json")
-    assert launch.argv() == ["srv", "n1", "127.0.0.1:4000", "--peers=n2=127.0.0.1:4002,n3=127.0.0.1:4003",
-                             str(tmp_path / "d"), "fast", "1"]
+    spec = node_spec(
+        "n1",
+        ["srv", "{name}", "{host}:{port}", "--peers={peers}", "{data_dir}", "{config[mode]}", "{index}"],
+        config={"mode": "fast"},
+        env={"EXTRA": 1},
+    )
+    launch = NodeLaunch(
+        "n1",
+        1,
+        spec,
+        Address("127.0.0.1", 4000),
+        {"n3": Address("127.0.0.1", 4003), "n2": Address("127.0.0.1", 4002)},
+        "run-1",
+        tmp_path / "d",
+        tmp_path / "n1.log",
+        tmp_path / "n1.json",
+    )
+    assert launch.argv() == [
+        "srv",
+        "n1",
+        "127.0.0.1:4000",
+        "--peers=n2=127.0.0.1:4002,n3=127.0.0.1:4003",
+        str(tmp_path / "d"),
+        "fast",
+        "1",
+    ]
     env = launch.environment()
     assert env["CLUSTER_PEERS"] == "n2=127.0.0.1:4002,n3=127.0.0.1:4003"
     assert env["CLUSTER_NODE"] == "n1" and env["CLUSTER_PORT"] == "4000"

@@ -107,8 +107,9 @@ def test_tagged_faults_come_off_one_by_one(toxiproxy, http_server):
 
 def test_set_upstream_repoints_every_proxy_towards_a_node(toxiproxy, http_server):
     table = LinkTable(toxiproxy, "run-z")
-    table.create([Link("a", "b"), Link("c", "b"), Link("b", "a")],
-                 {"a": Address("127.0.0.1", 1), "b": Address("127.0.0.1", 2)})
+    table.create(
+        [Link("a", "b"), Link("c", "b"), Link("b", "a")], {"a": Address("127.0.0.1", 1), "b": Address("127.0.0.1", 2)}
+    )
     try:
         table.set_upstream("b", http_server)
         assert toxiproxy.get_proxy("run-z:a->b").upstream == str(http_server)

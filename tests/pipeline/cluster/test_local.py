@@ -17,8 +17,7 @@ from pipeline.cluster.manager import ClusterManager
 from pipeline.cluster.provider import Address, ProviderError
 from pipeline.cluster.runstate import process_alive
 
-PING = [sys.executable, "-m", "pipeline.testing.pingnode", "--name", "{name}", "--port", "{port}",
-        "--peers", "{peers}"]
+PING = [sys.executable, "-m", "pipeline.testing.pingnode", "--name", "{name}", "--port", "{port}", "--peers", "{peers}"]
 
 
 @pytest.fixture
@@ -34,10 +33,12 @@ def test_failing_node_error_has_name_exit_code_and_log_tail_and_others_are_stopp
             super().start(launch)
             Recording.started[launch.name] = self.pid(launch.name)
 
-    script = ("import sys, os\n"
-              "if os.environ['CLUSTER_NODE'] == 'n2':\n"
-              "    print('fatal: n2 cannot start', flush=True); sys.exit(3)\n"
-              "os.execv(sys.executable, [sys.executable, '-m', 'pipeline.testing.pingnode'])\n")
+    script = (
+        "import sys, os\n"
+        "if os.environ['CLUSTER_NODE'] == 'n2':\n"
+        "    print('fatal: n2 cannot start', flush=True); sys.exit(3)\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'pipeline.testing.pingnode'])\n"
+    )
     config = cluster_config(3, "mesh", command=[sys.executable, "-c", script])
     with pytest.raises(NodeStartError) as info:
         ClusterManager(Recording, runs_dir=tmp_path / "runs", report_root=tmp_path / "rep").start(config)
@@ -116,11 +117,15 @@ def test_cpus_not_available_are_refused_naming_the_key(manager):
 
 
 def test_node_without_http_is_ready_when_its_port_accepts(manager):
-    tcp_only = [sys.executable, "-c",
-                "import socket, sys, time\n"
-                "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-                "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen()\n"
-                "while True:\n    c, _ = s.accept(); c.close()\n", "{port}"]
+    tcp_only = [
+        sys.executable,
+        "-c",
+        "import socket, sys, time\n"
+        "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen()\n"
+        "while True:\n    c, _ = s.accept(); c.close()\n",
+        "{port}",
+    ]
     with manager.start(cluster_config(2, "mesh", command=tcp_only, health_path=None)) as c:
         assert all(c.node(n).is_running() for n in c.names)
         record = c.faults.partition_halves()  # no HTTP to probe: verified through the proxy state
@@ -170,14 +175,19 @@ def test_teardown_with_paused_and_crashed_nodes_leaves_nothing(tmp_path, manager
 
 
 def test_stop_escalates_to_sigkill_for_a_node_that_ignores_sigterm(manager):
-    stubborn = [sys.executable, "-c",
-                "import signal, socket, sys\n"
-                "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-                "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-                "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen()\n"
-                "while True:\n    s.accept()[0].close()\n", "{port}"]
-    with manager.start(cluster_config(1, "mesh", command=stubborn, health_path=None, link_proxies=False,
-                                      stop_timeout=0.3)) as c:
+    stubborn = [
+        sys.executable,
+        "-c",
+        "import signal, socket, sys\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen()\n"
+        "while True:\n    s.accept()[0].close()\n",
+        "{port}",
+    ]
+    with manager.start(
+        cluster_config(1, "mesh", command=stubborn, health_path=None, link_proxies=False, stop_timeout=0.3)
+    ) as c:
         record = c.faults.stop("n1")
         assert record.verification == f"process exited with status {-9}"
         c.faults.restart("n1")
@@ -193,9 +203,13 @@ def test_node_that_never_gets_healthy_is_stopped_with_its_group(tmp_path):
             Recording.started[launch.name] = self.pid(launch.name)
 
     # the node spawns a child in its group, prints, and never listens
-    silent = [sys.executable, "-c", "import subprocess, sys, time\n"
-              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
-              "print('CHILD_PID', child.pid, flush=True)\ntime.sleep(600)\n"]
+    silent = [
+        sys.executable,
+        "-c",
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "print('CHILD_PID', child.pid, flush=True)\ntime.sleep(600)\n",
+    ]
     manager = ClusterManager(Recording, runs_dir=tmp_path / "runs", report_root=tmp_path / "rep")
     with pytest.raises(NodeStartError, match="not healthy within 0.5s") as info:
         manager.start(cluster_config(1, command=silent, ready_timeout=0.5, link_proxies=False))

@@ -35,8 +35,11 @@ def test_proxies_exist_before_nodes_start_and_peers_are_outgoing_proxies(fakes):
         assert proxies_at_start == [6, 6, 6]  # every proxy existed before the first node started
         for name in c.names:
             launch = provider.nodes[name].launch
-            outgoing = {link.dst: tp.proxies[proxy_name(c.run_id, name, link.dst)].port
-                        for link in c.config.links if link.src == name}
+            outgoing = {
+                link.dst: tp.proxies[proxy_name(c.run_id, name, link.dst)].port
+                for link in c.config.links
+                if link.src == name
+            }
             assert {peer: addr.port for peer, addr in launch.peers.items()} == outgoing
             assert launch.environment()["CLUSTER_PEERS"] == launch.peers_text
             # each proxy points at the node it is named after
@@ -126,4 +129,6 @@ def test_default_latency_is_applied_as_first_logged_fault(fakes):
         assert record.kind == "latency" and len(record.links) == 6
         toxics = tp.proxies[proxy_name(c.run_id, "n1", "n2")].toxics
         assert {(t.stream, t.attributes["latency"], t.attributes["jitter"]) for t in toxics} == {
-            ("upstream", 20, 10), ("downstream", 20, 10)}
+            ("upstream", 20, 10),
+            ("downstream", 20, 10),
+        }

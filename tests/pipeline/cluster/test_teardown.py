@@ -97,10 +97,15 @@ def start_runner():
 def _start_runner(tmp_path: Path, toxiproxy_url: str) -> tuple[subprocess.Popen, dict]:
     script = tmp_path / "runner.py"
     script.write_text(RUNNER)
-    env = dict(os.environ, PIPELINE_RUNS_DIR=str(tmp_path / "runs"), PIPELINE_REPORTS=str(tmp_path / "reports"),
-               TOXIPROXY_URL=toxiproxy_url)
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, start_new_session=True)
+    env = dict(
+        os.environ,
+        PIPELINE_RUNS_DIR=str(tmp_path / "runs"),
+        PIPELINE_REPORTS=str(tmp_path / "reports"),
+        TOXIPROXY_URL=toxiproxy_url,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
+    )
     deadline = time.monotonic() + 60
     line = b""
     with selectors.DefaultSelector() as sel:
@@ -131,10 +136,16 @@ def test_runner_sigkill_leaves_no_node_no_proxy_and_nothing_to_clean(tmp_path, t
     proc.kill()
     proc.wait()
 
-    eventually(lambda: not [p for p in members if process_alive(p)], timeout=15,
-               description="every node process (and n2's grandchild) is gone")
-    eventually(lambda: not Path(info["state"]).exists() and not run_proxies(toxiproxy, info["run_id"]),
-               timeout=15, description="the watchdog removed the run's proxies and state file")
+    eventually(
+        lambda: not [p for p in members if process_alive(p)],
+        timeout=15,
+        description="every node process (and n2's grandchild) is gone",
+    )
+    eventually(
+        lambda: not Path(info["state"]).exists() and not run_proxies(toxiproxy, info["run_id"]),
+        timeout=15,
+        description="the watchdog removed the run's proxies and state file",
+    )
     assert "runner of " + info["run_id"] + " died" in (Path(info["run_dir"]) / "watchdog.log").read_text()
     report = clean(directory=tmp_path / "runs", run_id=info["run_id"])
     assert not report.found_anything, report.summary()
@@ -207,12 +218,15 @@ def test_clean_command_line_refuses_a_dir_that_is_a_file(tmp_path, capsys):
     assert f"--dir: {afile} is not a directory" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("content, message", [
-    ("[]", "not a run state file: expected a JSON object with a 'processes' object"),
-    ('{"run_id": "r"}', "not a run state file: missing runner_pid"),
-    ('{"run_id": "r", "runner_pid": 1, "processes": {"a": "b"}}', "processes.a: not a process record"),
-    ('{"run_id": "r", "runner_pid": 1, "bogus": 2}', "not a run state file"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("[]", "not a run state file: expected a JSON object with a 'processes' object"),
+        ('{"run_id": "r"}', "not a run state file: missing runner_pid"),
+        ('{"run_id": "r", "runner_pid": 1, "processes": {"a": "b"}}', "processes.a: not a process record"),
+        ('{"run_id": "r", "runner_pid": 1, "bogus": 2}', "not a run state file"),
+    ],
+)
 def test_clean_names_what_is_wrong_with_a_state_file(tmp_path, capsys, content, message):
     (tmp_path / "r.json").write_text(content)
     assert clean_main(["--dir", str(tmp_path)]) == 1

@@ -22,8 +22,11 @@ def test_cpu_pressure_burns_cpu_until_stopped():
         eventually(lambda: proc.cpu_times().user > 0.2, timeout=20, description="helper burning CPU")
         children = proc.children()
     assert not p.alive
-    eventually(lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children),
-               timeout=10, description="workers gone")
+    eventually(
+        lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children),
+        timeout=10,
+        description="workers gone",
+    )
 
 
 def test_memory_pressure_holds_resident_memory():
@@ -41,12 +44,15 @@ def test_pressure_ends_by_itself_after_its_time():
         p.stop()
 
 
-@pytest.mark.parametrize("call, fragment", [
-    (lambda: cpu_pressure(seconds=0), "seconds: must be a number in (0, 600]"),
-    (lambda: cpu_pressure(seconds=601), "seconds: must be a number in (0, 600]"),
-    (lambda: cpu_pressure(seconds=1, workers=0), "workers: must be an integer in [1,"),
-    (lambda: memory_pressure(10 ** 9, seconds=1), "mb: must be an integer in [1,"),
-])
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda: cpu_pressure(seconds=0), "seconds: must be a number in (0, 600]"),
+        (lambda: cpu_pressure(seconds=601), "seconds: must be a number in (0, 600]"),
+        (lambda: cpu_pressure(seconds=1, workers=0), "workers: must be an integer in [1,"),
+        (lambda: memory_pressure(10**9, seconds=1), "mb: must be an integer in [1,"),
+    ],
+)
 def test_bounds_are_enforced_with_named_keys(call, fragment):
     with pytest.raises(PressureError) as info:
         call()

@@ -64,7 +64,7 @@ def test_shape_errors_name_the_problem():
         shapes.majorities_ring(["a", "b", "c"])
 
 
-@given(st.integers(2, 9), st.integers(0, 2 ** 31))
+@given(st.integers(2, 9), st.integers(0, 2**31))
 @settings(max_examples=60, deadline=None)
 def test_shuffled_halves_are_a_partition_and_reproducible(n, seed):
     names = [f"n{i}" for i in range(1, n + 1)]

@@ -21,8 +21,7 @@ from pipeline.cluster.manager import ClusterManager
 from pipeline.testing.eventually import eventually
 
 NAMES = ["n1", "n2", "n3", "n4", "n5"]
-PING = [sys.executable, "-m", "pipeline.testing.pingnode", "--name", "{name}", "--port", "{port}",
-        "--peers", "{peers}"]
+PING = [sys.executable, "-m", "pipeline.testing.pingnode", "--name", "{name}", "--port", "{port}", "--peers", "{peers}"]
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +55,12 @@ def reachable(cluster, node: str) -> set[str]:
 
 def sees(cluster, expected: dict[str, set[str]]):
     """Condition for eventually: every listed node reaches exactly those peers."""
+
     def check():
         got = {n: reachable(cluster, n) for n in expected}
         assert got == expected, got
         return True
+
     return check
 
 
@@ -71,8 +72,9 @@ def everyone_sees_everyone(cluster):
 def test_majority_minority_partition_and_heal(mesh, mode):
     record = mesh.faults.partition([["n1", "n2", "n3"], ["n4", "n5"]], mode=mode)
     assert len(record.links) == 12 and record.verification.startswith("exchange failed on 12/12")
-    eventually(sees(mesh, {"n1": {"n2", "n3"}, "n2": {"n1", "n3"}, "n3": {"n1", "n2"},
-                           "n4": {"n5"}, "n5": {"n4"}}), timeout=10)
+    eventually(
+        sees(mesh, {"n1": {"n2", "n3"}, "n2": {"n1", "n3"}, "n3": {"n1", "n2"}, "n4": {"n5"}, "n5": {"n4"}}), timeout=10
+    )
     mesh.faults.heal()
     eventually(everyone_sees_everyone(mesh), timeout=10)
     assert not record.active

@@ -64,7 +64,9 @@ def test_drop_partition_blackholes_both_streams_of_exactly_the_cross_links(fake_
     record = c.faults.partition([["n1", "n2", "n3"], ["n4", "n5"]], mode="drop")
     assert cut_links(tp, c) == {str(link) for link in between(["n1", "n2", "n3"], ["n4", "n5"])}
     assert {(t.type, t.stream, t.attributes["timeout"]) for t in toxics(tp, c, "n1->n4")} == {
-        ("timeout", "upstream", 0), ("timeout", "downstream", 0)}
+        ("timeout", "upstream", 0),
+        ("timeout", "downstream", 0),
+    }
     assert all(enabled(tp, c, str(link)) for link in c.links.links)
     assert record.verification.startswith("exchange failed on 12/12 links")
     c.faults.heal()
@@ -162,25 +164,38 @@ def test_message_loss_maps_to_per_connection_toxics(fake_cluster):
     c, _, tp = fake_cluster(n=3)
     c.faults.message_loss(0.25)
     (toxic,) = toxics(tp, c, "n1->n2")
-    assert (toxic.type, toxic.stream, toxic.toxicity, toxic.attributes) == ("reset_peer", "upstream", 0.25,
-                                                                              {"timeout": 0})
+    assert (toxic.type, toxic.stream, toxic.toxicity, toxic.attributes) == (
+        "reset_peer",
+        "upstream",
+        0.25,
+        {"timeout": 0},
+    )
     c.faults.heal()
     c.faults.message_loss(0.5, mode="drop", timeout_ms=200, links=["n2->n3"])
     (toxic,) = toxics(tp, c, "n2->n3")
     assert (toxic.type, toxic.toxicity, toxic.attributes) == ("timeout", 0.5, {"timeout": 200})
 
 
-@pytest.mark.parametrize("call, fragment", [
-    (lambda c: c.faults.partition([["n1"], ["n2"]], mode="cut"), "mode: 'cut' is not allowed (allowed: drop, reject)"),
-    (lambda c: c.faults.latency(10, 5), "max_ms: must be >= min_ms"),
-    (lambda c: c.faults.latency(10, stream="sideways"), "stream: 'sideways' is not allowed (allowed: both, upstream"),
-    (lambda c: c.faults.latency(10, affected_fraction=1.5), "affected_fraction: must be in (0, 1]"),
-    (lambda c: c.faults.latency(10, links=["n1->n9"]), "links: n1->n9 is not a link of this cluster"),
-    (lambda c: c.faults.message_loss(2), "probability: must be a number in [0, 1]"),
-    (lambda c: c.faults.message_loss(0.1, mode="eat"), "mode: 'eat' is not allowed (allowed: reset, drop)"),
-    (lambda c: c.faults.crash("n7"), "node: unknown node 'n7' (allowed: n1, n2)"),
-    (lambda c: c.faults.partition([["n1"], ["n3"]]), "unknown node 'n3'"),
-])
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (
+            lambda c: c.faults.partition([["n1"], ["n2"]], mode="cut"),
+            "mode: 'cut' is not allowed (allowed: drop, reject)",
+        ),
+        (lambda c: c.faults.latency(10, 5), "max_ms: must be >= min_ms"),
+        (
+            lambda c: c.faults.latency(10, stream="sideways"),
+            "stream: 'sideways' is not allowed (allowed: both, upstream",
+        ),
+        (lambda c: c.faults.latency(10, affected_fraction=1.5), "affected_fraction: must be in (0, 1]"),
+        (lambda c: c.faults.latency(10, links=["n1->n9"]), "links: n1->n9 is not a link of this cluster"),
+        (lambda c: c.faults.message_loss(2), "probability: must be a number in [0, 1]"),
+        (lambda c: c.faults.message_loss(0.1, mode="eat"), "mode: 'eat' is not allowed (allowed: reset, drop)"),
+        (lambda c: c.faults.crash("n7"), "node: unknown node 'n7' (allowed: n1, n2)"),
+        (lambda c: c.faults.partition([["n1"], ["n3"]]), "unknown node 'n3'"),
+    ],
+)
 def test_bad_fault_arguments_are_named(fake_cluster, call, fragment):
     c, _, _ = fake_cluster(n=2)
     with pytest.raises(FaultError) as info:
@@ -211,7 +226,13 @@ def test_node_faults_call_the_provider_and_are_logged(fake_cluster):
     kinds = [r.kind for r in c.faults.log]
     assert kinds == ["crash", "restart", "pause", "resume", "stop"]
     assert [call for call in provider.calls if call[0] in ("kill", "pause", "resume", "stop", "restart")] == [
-        ("kill", "n2"), ("restart", "n2"), ("pause", "n3"), ("resume", "n3"), ("stop", "n1"), ("restart", "n1")]
+        ("kill", "n2"),
+        ("restart", "n2"),
+        ("pause", "n3"),
+        ("resume", "n3"),
+        ("stop", "n1"),
+        ("restart", "n1"),
+    ]
 
 
 def test_heal_verification_fails_loudly_when_a_link_stays_cut(fake_cluster, monkeypatch):
@@ -251,8 +272,9 @@ def test_same_cluster_seed_gives_same_fault_seeds(fake_cluster):
         c.faults.partition_halves(shuffle=True)
         c.faults.heal()
         c.faults.latency(1, 9, affected_fraction=0.5)
-    assert [(r.kind, r.seed, r.params.get("groups")) for r in a.faults.log] == \
-           [(r.kind, r.seed, r.params.get("groups")) for r in b.faults.log]
+    assert [(r.kind, r.seed, r.params.get("groups")) for r in a.faults.log] == [
+        (r.kind, r.seed, r.params.get("groups")) for r in b.faults.log
+    ]
 
 
 def test_a_probe_timeout_alone_does_not_verify_a_cut(fake_cluster, monkeypatch):
@@ -262,8 +284,9 @@ def test_a_probe_timeout_alone_does_not_verify_a_cut(fake_cluster, monkeypatch):
 
     c, provider, tp = fake_cluster(n=2)
     monkeypatch.setattr(c.links, "disable", lambda link, tag: None)  # the cut never happens...
-    monkeypatch.setattr(c.faults, "_probe", lambda links: {link: SimpleNamespace(flows=False, outcome="timeout")
-                                                    for link in links})  # ...but probes time out
+    monkeypatch.setattr(
+        c.faults, "_probe", lambda links: {link: SimpleNamespace(flows=False, outcome="timeout") for link in links}
+    )  # ...but probes time out
     with pytest.raises(FaultNotEffective, match="does not show"):
         c.faults.partition_halves(mode="reject")
 

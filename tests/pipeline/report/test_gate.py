@@ -70,8 +70,11 @@ def test_strict_makes_an_optional_failure_fail():
 @pytest.mark.parametrize(
     "name, status, reason",
     [
-        ("truncated.xml", "crashed", "malformed JUnit truncated.xml: unclosed token: line 1, column 217; "
-                                     "nox exited with 1"),
+        (
+            "truncated.xml",
+            "crashed",
+            "malformed JUnit truncated.xml: unclosed token: line 1, column 217; nox exited with 1",
+        ),
         ("absent.xml", "crashed", "no JUnit report at absent.xml; nox exited with 1"),
         ("no_tests.xml", "crashed", "JUnit no_tests.xml has no test cases; nox exited with 1"),
     ],
@@ -103,13 +106,16 @@ def test_nonzero_exit_with_a_clean_report_fails():
 def test_timed_out_and_interrupted():
     timed = assess(stage(), "optional", StageRun("s", TIMED_OUT, "timed out after 60 s", -15, 60.0), None, FEATURE)
     assert (timed.status, timed.reason, severities(timed)) == ("timed out", "timed out after 60 s", [WARN])
-    stopped = assess(stage(), "optional", StageRun("s", INTERRUPTED, "interrupted by SIGINT after 2.0 s"), None,
-                     FEATURE)
+    stopped = assess(
+        stage(), "optional", StageRun("s", INTERRUPTED, "interrupted by SIGINT after 2.0 s"), None, FEATURE
+    )
     assert (stopped.status, severities(stopped)) == ("interrupted", [FAIL])
 
 
-@pytest.mark.parametrize("policy, requirement, severity", [(FEATURE, "required", WARN), (RELEASE, "required", FAIL),
-                                                           (RELEASE, "optional", WARN)])
+@pytest.mark.parametrize(
+    "policy, requirement, severity",
+    [(FEATURE, "required", WARN), (RELEASE, "required", FAIL), (RELEASE, "optional", WARN)],
+)
 def test_missing_session_follows_the_policy(policy, requirement, severity):
     run = StageRun("s", MISSING, "no nox session 's' in noxfile.py")
     a = assess(stage(), requirement, run, None, policy)
@@ -119,16 +125,18 @@ def test_missing_session_follows_the_policy(policy, requirement, severity):
 
 
 def test_not_run_and_skipped():
-    not_run = assess(stage(), "required", StageRun("s", NOT_RUN, "halted after required stage 'u' failed"), None,
-                     FEATURE)
+    not_run = assess(
+        stage(), "required", StageRun("s", NOT_RUN, "halted after required stage 'u' failed"), None, FEATURE
+    )
     assert not_run.status == "not run" and severities(not_run) == [FAIL]
     assert not_run.findings[0].message == "not run: halted after required stage 'u' failed"
     skipped = assess(stage(), "skip", StageRun("s", SKIPPED, "skipped by the feature policy"), None, FEATURE)
     assert (skipped.status, skipped.findings) == ("skipped", ())
 
 
-@pytest.mark.parametrize("policy, severity, verdict, code", [(FEATURE, WARN, PASS, EXIT_PASS),
-                                                             (RELEASE, FAIL, FAIL, EXIT_FAIL)])
+@pytest.mark.parametrize(
+    "policy, severity, verdict, code", [(FEATURE, WARN, PASS, EXIT_PASS), (RELEASE, FAIL, FAIL, EXIT_FAIL)]
+)
 def test_flaky_fails_on_release_and_warns_elsewhere(policy, severity, verdict, code):
     r = report("pytest_reruns_xdist.xml")
     only_flaky = StageReport(r.path, counts=Counts(tests=2, passed=2, flaky=1), flaky=r.flaky)
@@ -155,22 +163,36 @@ def test_untrusted_optional_stage_only_warns():
 
 
 def test_thresholds_are_checked_with_measured_values():
-    a = assess(stage("p95_ms < 500", "throughput_ops >= 1000", "error_rate < 0.01"), "required", ok(),
-               report("performance_metrics.xml"), FEATURE)
+    a = assess(
+        stage("p95_ms < 500", "throughput_ops >= 1000", "error_rate < 0.01"),
+        "required",
+        ok(),
+        report("performance_metrics.xml"),
+        FEATURE,
+    )
     assert a.status == "failed"
     assert [(repr(c.threshold), c.measured, c.passed) for c in a.checks] == [
-        ("p95_ms < 500", 612.5, False), ("throughput_ops >= 1000", 1310.0, True), ("error_rate < 0.01", None, False)]
-    assert a.reason == ("threshold p95_ms < 500 not met: measured 612.5; "
-                        "threshold error_rate < 0.01 not met: metric 'error_rate' not reported")
+        ("p95_ms < 500", 612.5, False),
+        ("throughput_ops >= 1000", 1310.0, True),
+        ("error_rate < 0.01", None, False),
+    ]
+    assert a.reason == (
+        "threshold p95_ms < 500 not met: measured 612.5; "
+        "threshold error_rate < 0.01 not met: metric 'error_rate' not reported"
+    )
     cases = junit_cases(judge((a,)))
     assert [(c.name, c.outcome) for c in cases[1:]] == [
-        ("p95_ms < 500", "failure"), ("throughput_ops >= 1000", "passed"), ("error_rate < 0.01", "failure")]
+        ("p95_ms < 500", "failure"),
+        ("throughput_ops >= 1000", "passed"),
+        ("error_rate < 0.01", "failure"),
+    ]
 
 
 def test_all_skipped_warns():
     r = report("nested.xml")
-    a = assess(stage(), "required", StageRun("s", UNRECORDED), StageReport(r.path, counts=Counts(
-        tests=2, skipped=2)), FEATURE)
+    a = assess(
+        stage(), "required", StageRun("s", UNRECORDED), StageReport(r.path, counts=Counts(tests=2, skipped=2)), FEATURE
+    )
     assert severities(a) == [WARN] and a.reason == "all 2 tests were skipped"
 
 

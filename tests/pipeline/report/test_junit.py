@@ -44,8 +44,10 @@ def test_surefire_flaky_rerun_error_skipped():
     r = read("surefire.xml")
     assert r.counts == Counts(tests=5, passed=2, failed=1, errors=1, skipped=1, flaky=1)
     assert r.flaky == ("com.example.auction.AuctionServiceTest::closesAuction",)
-    assert r.failed == ("com.example.auction.AuctionServiceTest::rejectsLowBid",
-                        "com.example.auction.AuctionServiceTest::connectsToNode")
+    assert r.failed == (
+        "com.example.auction.AuctionServiceTest::rejectsLowBid",
+        "com.example.auction.AuctionServiceTest::connectsToNode",
+    )
     assert r.metrics == {}  # java.version etc. are not metrics
 
 
@@ -88,8 +90,10 @@ def test_broken_reports_say_what_is_wrong(name, problem):
 def test_duplicates_that_are_not_reruns_are_kept(tmp_path):
     # same name twice, both with results and `tests` counting both: two tests, not a rerun
     path = tmp_path / "dup.xml"
-    path.write_text('<testsuite name="s" tests="2"><testcase classname="c" name="t"><failure/></testcase>'
-                    '<testcase classname="c" name="t"/></testsuite>')
+    path.write_text(
+        '<testsuite name="s" tests="2"><testcase classname="c" name="t"><failure/></testcase>'
+        '<testcase classname="c" name="t"/></testsuite>'
+    )
     r = read_report(path)
     assert r.counts == Counts(tests=2, passed=1, failed=1)
     assert r.flaky == ()
@@ -97,8 +101,10 @@ def test_duplicates_that_are_not_reruns_are_kept(tmp_path):
 
 def test_a_rerun_failure_on_a_passing_case_counts_as_flaky(tmp_path):
     path = tmp_path / "r.xml"
-    path.write_text('<testsuite name="s"><testcase classname="c" name="t"><rerunFailure message="x"/></testcase>'
-                    '<testcase classname="c" name="u"><failure/><rerunFailure message="x"/></testcase></testsuite>')
+    path.write_text(
+        '<testsuite name="s"><testcase classname="c" name="t"><rerunFailure message="x"/></testcase>'
+        '<testcase classname="c" name="u"><failure/><rerunFailure message="x"/></testcase></testsuite>'
+    )
     r = read_report(path)
     assert r.counts == Counts(tests=2, passed=1, failed=1, flaky=1)
     assert r.flaky == ("c::t",) and r.failed == ("c::u",)
@@ -106,24 +112,39 @@ def test_a_rerun_failure_on_a_passing_case_counts_as_flaky(tmp_path):
 
 def test_trusted_value_that_is_neither_true_nor_false_is_untrusted(tmp_path):
     path = tmp_path / "t.xml"
-    path.write_text('<testsuite name="s"><properties><property name="pipeline.trusted" value="maybe"/></properties>'
-                    '<testcase name="t"/></testsuite>')
+    path.write_text(
+        '<testsuite name="s"><properties><property name="pipeline.trusted" value="maybe"/></properties>'
+        '<testcase name="t"/></testsuite>'
+    )
     r = read_report(path)
     assert not r.trusted and "neither true nor false" in r.untrusted_reason
 
 
 def test_merged_report_keeps_every_stage_and_the_pipeline_cases(tmp_path):
-    reports = [("unit", read("pytest_reruns_xdist.xml")), ("service", read("surefire.xml")),
-               ("multinode", read("nested.xml")), ("chaos", read("truncated.xml")), ("performance", None)]
-    cases = [Case("pipeline.chaos", "stage chaos", "failure", "crashed: malformed JUnit"),
-             Case("pipeline.performance", "stage performance", "skipped", "not run"),
-             Case("pipeline.performance.thresholds", "p95_ms < 500", "passed", properties=(("measured", "1"),))]
+    reports = [
+        ("unit", read("pytest_reruns_xdist.xml")),
+        ("service", read("surefire.xml")),
+        ("multinode", read("nested.xml")),
+        ("chaos", read("truncated.xml")),
+        ("performance", None),
+    ]
+    cases = [
+        Case("pipeline.chaos", "stage chaos", "failure", "crashed: malformed JUnit"),
+        Case("pipeline.performance", "stage performance", "skipped", "not run"),
+        Case("pipeline.performance.thresholds", "p95_ms < 500", "passed", properties=(("measured", "1"),)),
+    ]
     out = write(merged(reports, cases, {"pipeline.verdict": "fail"}), tmp_path / "reports" / "pipeline.xml")
 
     xml = JUnitXml.fromfile(str(out))  # junitparser reads it back
     names = [s.name for s in xml]
-    assert names == ["unit/pytest", "service/com.example.auction.AuctionServiceTest", "multinode/All",
-                     "multinode/All/Registry", "multinode/All/Economics/Auctions", "pipeline"]
+    assert names == [
+        "unit/pytest",
+        "service/com.example.auction.AuctionServiceTest",
+        "multinode/All",
+        "multinode/All/Registry",
+        "multinode/All/Economics/Auctions",
+        "pipeline",
+    ]
     assert (xml.tests, xml.failures, xml.errors, xml.skipped) == (3 + 5 + 5 + 3, 1 + 1 + 1 + 1, 1, 1 + 1 + 1)
     suites = {s.name: s for s in xunit2.JUnitXml.fromfile(str(out))}
     flaky = [c for c in suites["unit/pytest"] if c.name == "test_flaky"]

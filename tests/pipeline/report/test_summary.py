@@ -24,15 +24,32 @@ def verdict():
     unit = st("unit", "pytest_reruns_xdist.xml")
     perf = st("performance", "performance_metrics.xml", "p95_ms < 500", "throughput_ops >= 1000")
     multinode, chaos = st("multinode", "absent.xml"), st("chaos", "absent.xml")
-    return judge((
-        assess(unit, "required", StageRun("unit", COMPLETED, exit_code=1, elapsed_s=3.25),
-               read_report(unit.report, "reports/unit.xml"), POLICY),
-        assess(perf, "optional", StageRun("performance", COMPLETED, exit_code=0, elapsed_s=61.0),
-               read_report(perf.report), POLICY),
-        assess(multinode, "required", StageRun("multinode", MISSING, "no nox session 'multinode' in noxfile.py"),
-               None, POLICY),
-        assess(chaos, "skip", StageRun("chaos", SKIPPED, "skipped by the feature policy"), None, POLICY),
-    ))
+    return judge(
+        (
+            assess(
+                unit,
+                "required",
+                StageRun("unit", COMPLETED, exit_code=1, elapsed_s=3.25),
+                read_report(unit.report, "reports/unit.xml"),
+                POLICY,
+            ),
+            assess(
+                perf,
+                "optional",
+                StageRun("performance", COMPLETED, exit_code=0, elapsed_s=61.0),
+                read_report(perf.report),
+                POLICY,
+            ),
+            assess(
+                multinode,
+                "required",
+                StageRun("multinode", MISSING, "no nox session 'multinode' in noxfile.py"),
+                None,
+                POLICY,
+            ),
+            assess(chaos, "skip", StageRun("chaos", SKIPPED, "skipped by the feature policy"), None, POLICY),
+        )
+    )
 
 
 def test_json_has_stages_counts_times_thresholds_and_verdict(verdict):
@@ -47,15 +64,31 @@ def test_json_has_stages_counts_times_thresholds_and_verdict(verdict):
     assert (unit["elapsed_s"], unit["report"], unit["requirement"]) == (3.25, "pytest_reruns_xdist.xml", "required")
     perf = data["stages"][1]
     assert perf["thresholds"] == [
-        {"threshold": "p95_ms < 500", "metric": "p95_ms", "op": "<", "limit": 500.0, "measured": 612.5,
-         "passed": False},
-        {"threshold": "throughput_ops >= 1000", "metric": "throughput_ops", "op": ">=", "limit": 1000.0,
-         "measured": 1310.0, "passed": True}]
+        {
+            "threshold": "p95_ms < 500",
+            "metric": "p95_ms",
+            "op": "<",
+            "limit": 500.0,
+            "measured": 612.5,
+            "passed": False,
+        },
+        {
+            "threshold": "throughput_ops >= 1000",
+            "metric": "throughput_ops",
+            "op": ">=",
+            "limit": 1000.0,
+            "measured": 1310.0,
+            "passed": True,
+        },
+    ]
     assert data["stages"][2]["counts"] is None
     assert data["stages"][2]["reason"] == "no nox session 'multinode' in noxfile.py"
     assert data["totals"]["tests"] == 4
-    assert {"severity": "warn", "stage": "multinode",
-            "message": "missing: no nox session 'multinode' in noxfile.py"} in data["findings"]
+    assert {
+        "severity": "warn",
+        "stage": "multinode",
+        "message": "missing: no nox session 'multinode' in noxfile.py",
+    } in data["findings"]
 
 
 def test_markdown_is_a_table_fit_for_a_step_summary(verdict):
@@ -63,7 +96,7 @@ def test_markdown_is_a_table_fit_for_a_step_summary(verdict):
     lines = md.splitlines()
     assert lines[0] == "## ❌ Pipeline verdict: **FAIL**"
     header = next(i for i, line in enumerate(lines) if line.startswith("| Stage |"))
-    rows = lines[header + 2: header + 6]
+    rows = lines[header + 2 : header + 6]
     assert [r.split("|")[1].strip() for r in rows] == ["unit", "performance", "multinode", "chaos"]
     assert all(r.count("|") == lines[header].count("|") for r in rows)
     assert "| performance | `p95_ms < 500` | 612.5 | ❌ fail |" in md

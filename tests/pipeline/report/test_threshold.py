@@ -121,7 +121,12 @@ def test_check_all_keeps_order():
 
 def test_performance_defaults_are_the_seed_criteria():
     assert [repr(t) for t in PERFORMANCE_DEFAULTS] == [
-        "avg_ms < 100", "p95_ms < 500", "error_rate < 0.01", "throughput_ops >= 1000", "memory_ratio < 0.8"]
+        "avg_ms < 100",
+        "p95_ms < 500",
+        "error_rate < 0.01",
+        "throughput_ops >= 1000",
+        "memory_ratio < 0.8",
+    ]
 
 
 metric_names = st.from_regex(r"[a-z_][a-z0-9_.]{0,20}", fullmatch=True)

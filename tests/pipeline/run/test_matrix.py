@@ -17,19 +17,29 @@ def config():
 def test_feature_runs_unit_service_multinode_required_and_no_chaos(config):
     entries = matrix(config, "feature")
     assert {e["stage"]: e["required"] for e in entries} == {
-        "unit": True, "service": True, "multinode": True, "performance": False}
+        "unit": True,
+        "service": True,
+        "multinode": True,
+        "performance": False,
+    }
     assert "chaos" not in [e["stage"] for e in entries]
 
 
 def test_main_has_optional_chaos(config):
     assert {e["stage"]: e["required"] for e in matrix(config, "main")} == {
-        "unit": True, "service": True, "multinode": True, "performance": True, "chaos": False}
+        "unit": True,
+        "service": True,
+        "multinode": True,
+        "performance": True,
+        "chaos": False,
+    }
 
 
 def test_release_lists_all_five_required_in_order(config):
     entries = matrix(config, "release")
-    assert entries == [{"stage": s, "session": s, "required": True}
-                       for s in ("unit", "service", "multinode", "performance", "chaos")]
+    assert entries == [
+        {"stage": s, "session": s, "required": True} for s in ("unit", "service", "multinode", "performance", "chaos")
+    ]
 
 
 def test_json_is_compact_one_line_and_round_trips(config):
@@ -42,6 +52,8 @@ def test_json_is_compact_one_line_and_round_trips(config):
 def test_session_name_comes_from_the_stage(tmp_path):
     (tmp_path / "pipeline.toml").write_text(
         '[stages.lint]\nsession = "lint-3.11"\n[policies.feature]\noptional = ["lint"]\n'
-        '[policies.main]\nrequired = ["lint"]\n')
-    assert matrix(load_config(root=tmp_path), "feature") == [{"stage": "lint", "session": "lint-3.11",
-                                                            "required": False}]
+        '[policies.main]\nrequired = ["lint"]\n'
+    )
+    assert matrix(load_config(root=tmp_path), "feature") == [
+        {"stage": "lint", "session": "lint-3.11", "required": False}
+    ]

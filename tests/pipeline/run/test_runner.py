@@ -21,8 +21,10 @@ from tests.pipeline.run.test_stage import running_with
 def project(tmp_path: Path, sessions: dict[str, str], stages: str, feature: str, release: str = "") -> Path:
     names = [line.split(".", 1)[1].rstrip("]") for line in stages.split() if line.startswith("[stages.")]
     release = release or f"required = {json.dumps(names)}"
-    config = (f"[pipeline]\nkill_grace_s = 2\n{stages}\n[policies.feature]\n{feature}\n"
-              f"[policies.main]\nrequired = {json.dumps(names)}\n[policies.release]\n{release}\n")
+    config = (
+        f"[pipeline]\nkill_grace_s = 2\n{stages}\n[policies.feature]\n{feature}\n"
+        f"[policies.main]\nrequired = {json.dumps(names)}\n[policies.release]\n{release}\n"
+    )
     return make_project(tmp_path / "proj", sessions, config)
 
 
@@ -53,16 +55,26 @@ def test_all_stages_pass(tmp_path):
     assert "<== a: passed in" in out and "fake stage b: pass" in out
     assert "Verdict: PASS (exit code 0)" in out
     reports = root / "reports"
-    assert {p.name for p in reports.iterdir()} >= {"pipeline.xml", "summary.md", "summary.json", "a.xml",
-                                                   "a.run.json", "a.log", "b.xml"}
+    assert {p.name for p in reports.iterdir()} >= {
+        "pipeline.xml",
+        "summary.md",
+        "summary.json",
+        "a.xml",
+        "a.run.json",
+        "a.log",
+        "b.xml",
+    }
     suites = [s.name for s in JUnitXml.fromfile(str(reports / "pipeline.xml"))]
     assert suites == ["a/a", "b/b", "pipeline"]
 
 
 def test_a_failing_required_stage_halts_and_later_stages_are_not_run(tmp_path):
-    root = project(tmp_path, {"a": "pass", "opt": "fail", "req": "fail", "late": "pass"},
-                   "[stages.a]\n[stages.opt]\n[stages.req]\n[stages.late]\n",
-                   'required = ["a", "req", "late"]\noptional = ["opt"]')
+    root = project(
+        tmp_path,
+        {"a": "pass", "opt": "fail", "req": "fail", "late": "pass"},
+        "[stages.a]\n[stages.opt]\n[stages.req]\n[stages.late]\n",
+        'required = ["a", "req", "late"]\noptional = ["opt"]',
+    )
     code, summary, out = run(root)
     assert code == EXIT_FAIL
     assert statuses(summary) == {"a": "passed", "opt": "failed", "req": "failed", "late": "not run"}
@@ -77,9 +89,12 @@ def test_a_failing_required_stage_halts_and_later_stages_are_not_run(tmp_path):
 
 
 def test_crash_malformed_and_timeout_become_failing_cases(tmp_path):
-    root = project(tmp_path, {"crash": "crash", "bad": "malformed", "slow": "hang"},
-                   "[stages.crash]\n[stages.bad]\n[stages.slow]\nbudget_s = 1\n",
-                   'optional = ["crash", "bad", "slow"]')
+    root = project(
+        tmp_path,
+        {"crash": "crash", "bad": "malformed", "slow": "hang"},
+        "[stages.crash]\n[stages.bad]\n[stages.slow]\nbudget_s = 1\n",
+        'optional = ["crash", "bad", "slow"]',
+    )
     (root / "reports").mkdir()
     (root / "reports" / "crash.xml").write_text("<testsuite name='stale'><testcase name='old'/></testsuite>")
     code, summary, _ = run(root)
@@ -94,14 +109,21 @@ def test_crash_malformed_and_timeout_become_failing_cases(tmp_path):
 
 
 def test_missing_session_warns_on_feature_and_fails_on_release(tmp_path):
-    root = project(tmp_path, {"a": "pass", "b": "pass"}, "[stages.a]\n[stages.ghost]\n[stages.b]\n",
-                   'required = ["a", "ghost", "b"]')
+    root = project(
+        tmp_path,
+        {"a": "pass", "b": "pass"},
+        "[stages.a]\n[stages.ghost]\n[stages.b]\n",
+        'required = ["a", "ghost", "b"]',
+    )
     code, summary, out = run(root, branch_type="feature")
     assert code == EXIT_PASS
     assert statuses(summary) == {"a": "passed", "ghost": "missing", "b": "passed"}
     assert "--- ghost: missing: no nox session 'ghost' in noxfile.py" in out
-    assert {"severity": "warn", "stage": "ghost",
-            "message": "missing: no nox session 'ghost' in noxfile.py"} in summary["findings"]
+    assert {
+        "severity": "warn",
+        "stage": "ghost",
+        "message": "missing: no nox session 'ghost' in noxfile.py",
+    } in summary["findings"]
     assert "missing: no nox session 'ghost' in noxfile.py" in (root / "reports" / "summary.md").read_text()
     assert pipeline_cases(root)["stage ghost"].is_skipped
 
@@ -120,7 +142,8 @@ def test_flaky_test_from_a_real_rerun_warns_on_feature_and_fails_on_release(tmp_
     assert stage["counts"]["tests"] == 2 and stage["counts"]["flaky"] == 1
     merged = ET.parse(root / "reports" / "pipeline.xml")
     assert [tc.get("name") for tc in merged.iter("testcase") if tc.find("flakyFailure") is not None] == [
-        "test_fails_once"]
+        "test_fails_once"
+    ]
 
     (root / "flaky_attempts.txt").unlink()
     code, summary, _ = run(root, branch_type="release")
@@ -141,15 +164,20 @@ def test_pytest_args_reach_every_stage(tmp_path):
 
 
 def test_thresholds_and_untrusted_measurements(tmp_path):
-    root = project(tmp_path, {"perf": "metrics", "noisy": "untrusted"},
-                   "[stages.perf]\nthresholds = ['p95_ms < 500', 'error_rate < 0.01']\n"
-                   "[stages.noisy]\nthresholds = ['p95_ms < 500']\n",
-                   'optional = ["perf"]\nrequired = ["noisy"]')
+    root = project(
+        tmp_path,
+        {"perf": "metrics", "noisy": "untrusted"},
+        "[stages.perf]\nthresholds = ['p95_ms < 500', 'error_rate < 0.01']\n"
+        "[stages.noisy]\nthresholds = ['p95_ms < 500']\n",
+        'optional = ["perf"]\nrequired = ["noisy"]',
+    )
     code, summary, out = run(root)
     assert code == EXIT_UNKNOWN and summary["verdict"] == "unknown"
     perf, noisy = summary["stages"]
     assert [(t["threshold"], t["measured"], t["passed"]) for t in perf["thresholds"]] == [
-        ("p95_ms < 500", 612.0, False), ("error_rate < 0.01", 0.001, True)]
+        ("p95_ms < 500", 612.0, False),
+        ("error_rate < 0.01", 0.001, True),
+    ]
     assert noisy["status"] == "unknown" and noisy["trusted"] is False
     assert "measurement not trusted: noisy host" in out
     cases = pipeline_cases(root)
@@ -157,8 +185,12 @@ def test_thresholds_and_untrusted_measurements(tmp_path):
 
 
 def test_gate_re_evaluates_the_reports_without_running(tmp_path):
-    root = project(tmp_path, {"a": "pass", "b": "fail", "c": "pass"}, "[stages.a]\n[stages.b]\n[stages.c]\n",
-                   'required = ["a", "c"]\noptional = ["b"]')
+    root = project(
+        tmp_path,
+        {"a": "pass", "b": "fail", "c": "pass"},
+        "[stages.a]\n[stages.b]\n[stages.c]\n",
+        'required = ["a", "c"]\noptional = ["b"]',
+    )
     code, summary, _ = run(root)
     assert code == EXIT_PASS and statuses(summary) == {"a": "passed", "b": "failed", "c": "passed"}
     for log in (root / "reports").glob("*.log"):
@@ -186,8 +218,9 @@ def test_gate_under_a_stricter_policy_fails_a_stage_the_run_skipped(tmp_path):
 
 
 def test_single_stage_mode_fails_an_optional_stage(tmp_path):
-    root = project(tmp_path, {"a": "pass", "opt": "fail"}, "[stages.a]\n[stages.opt]\n",
-                   'required = ["a"]\noptional = ["opt"]')
+    root = project(
+        tmp_path, {"a": "pass", "opt": "fail"}, "[stages.a]\n[stages.opt]\n", 'required = ["a"]\noptional = ["opt"]'
+    )
     code, summary, _ = run(root, stages=("opt",))
     assert code == EXIT_FAIL and statuses(summary) == {"opt": "failed"}
     assert not (root / "reports" / "a.xml").exists()
@@ -226,11 +259,23 @@ def test_branch_ref_picks_the_policy(tmp_path):
 
 @pytest.mark.parametrize("sig, name", [(signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")])
 def test_an_interrupted_run_stops_the_stage_and_still_writes_the_summary(tmp_path, sig, name):
-    root = project(tmp_path, {"a": "pass", "stuck": "hang", "late": "pass"},
-                   "[stages.a]\n[stages.stuck]\n[stages.late]\n", 'required = ["a", "stuck", "late"]')
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from pipeline.run import runner; "
-                             "sys.exit(runner.pipeline(runner.Options()))"],
-                            cwd=root, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    root = project(
+        tmp_path,
+        {"a": "pass", "stuck": "hang", "late": "pass"},
+        "[stages.a]\n[stages.stuck]\n[stages.late]\n",
+        'required = ["a", "stuck", "late"]',
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pipeline.run import runner; sys.exit(runner.pipeline(runner.Options()))",
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     seen = []
     for line in proc.stdout:  # wait (blocking) until the stage and its child are running
         seen.append(line)

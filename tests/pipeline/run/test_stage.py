@@ -71,8 +71,21 @@ def test_posargs_for_parallel_reruns_and_extra(project):
 
 def test_nox_command_selects_the_session_and_passes_posargs(project):
     command = nox_command(project, project.stage("ok"))
-    assert command == [sys.executable, "-m", "nox", "--noxfile", str(project.noxfile), "--sessions", "ok",
-                       "--", "-n", "auto", "--reruns", "1", "-x"]
+    assert command == [
+        sys.executable,
+        "-m",
+        "nox",
+        "--noxfile",
+        str(project.noxfile),
+        "--sessions",
+        "ok",
+        "--",
+        "-n",
+        "auto",
+        "--reruns",
+        "1",
+        "-x",
+    ]
     assert "--force-color" in nox_command(project, project.stage("ok"), color=True)
 
 
@@ -126,8 +139,11 @@ def test_clear_outputs_removes_report_log_and_record(project):
 
 def test_running_with_sees_a_live_process(tmp_path):
     # the helper itself must be able to fail: a live child is found
-    child = subprocess.Popen([sys.executable, "-c", "import sys; print('up', flush=True); sys.stdin.read()",
-                              str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; print('up', flush=True); sys.stdin.read()", str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     try:
         # Popen returns once exec has begun, but /proc/PID/cmdline is empty until
         # the kernel has finished setting up the new image: wait for the child to speak.

@@ -152,9 +152,11 @@ def test_rejects_nonsense_arguments(kwargs):
         eventually(lambda: True, **kwargs)
 
 
-@given(succeed_at=st.integers(min_value=1, max_value=50),
-       interval=st.sampled_from([0.125, 0.25, 0.75, 1.0, 3.0]),
-       timeout=st.sampled_from([0.0, 0.5, 2.0, 10.0]))
+@given(
+    succeed_at=st.integers(min_value=1, max_value=50),
+    interval=st.sampled_from([0.125, 0.25, 0.75, 1.0, 3.0]),
+    timeout=st.sampled_from([0.0, 0.5, 2.0, 10.0]),
+)
 def test_never_waits_past_the_deadline_and_succeeds_when_it_can(succeed_at, interval, timeout):
     """Property: total fake time slept never exceeds the timeout, and the call
     succeeds exactly when the succeeding try fits before the deadline.

@@ -14,7 +14,7 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[3]
 
-INNER = f'''
+INNER = f"""
 import json, sys, urllib.request
 from pipeline.testing.pytest_plugin import eventually as imported_eventually
 
@@ -43,7 +43,7 @@ def test_bad_kwargs_are_named(cluster):
     from pipeline.cluster.config import ConfigError
     with pytest.raises(ConfigError, match="topology"):
         cluster(node_count=2, topology="blob", command=PING)
-'''
+"""
 
 
 def plugin_args() -> list[str]:
@@ -72,9 +72,18 @@ def test_cluster_fixture_report_sections_and_teardown(pytester, monkeypatch, tmp
     monkeypatch.setenv("PIPELINE_REPORTS", str(tmp_path / "reports"))
     pytester.makepyfile(test_inner=INNER)
     junit = tmp_path / "inner.xml"
-    result = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:cacheprovider", "--cluster-seed", "1234",
-                                           f"--junitxml={junit}", "-o", "junit_family=xunit2",
-                                           "-o", "junit_logging=system-out")
+    result = pytester.runpytest_subprocess(
+        *plugin_args(),
+        "-p",
+        "no:cacheprovider",
+        "--cluster-seed",
+        "1234",
+        f"--junitxml={junit}",
+        "-o",
+        "junit_family=xunit2",
+        "-o",
+        "junit_logging=system-out",
+    )
     result.assert_outcomes(passed=2, failed=1)
     out = result.stdout.str()
     assert "Captured stdout cluster" in out and "faults (seed=1234)" in out
@@ -86,13 +95,12 @@ def test_cluster_fixture_report_sections_and_teardown(pytester, monkeypatch, tmp
     assert "seed=1234 (replay" in failing_out and "#1 partition" in failing_out and "n1 listening" in failing_out
     assert "seed=1234 (replay" not in (cases["test_passes"].findtext("system-out") or "")
     # every node of both clusters is gone, and no run state is left
-    pids = [int(p) for name in ("pids-pass.txt", "pids-fail.txt")
-            for p in (pytester.path / name).read_text().split()]
+    pids = [int(p) for name in ("pids-pass.txt", "pids-fail.txt") for p in (pytester.path / name).read_text().split()]
     assert len(pids) == 5 and not any(process_alive(p) for p in pids)
     assert list((tmp_path / "runs").glob("*.json")) == []
 
 
-SLEEPER = f'''
+SLEEPER = f"""
 import time
 PING = [{sys.executable!r}, "-m", "pipeline.testing.pingnode", "--port", "{{port}}"]
 
@@ -103,7 +111,7 @@ def test_waits_for_sigterm(cluster):
 
 def test_never_runs():
     open("ran.txt", "w").write("yes")
-'''
+"""
 
 
 def test_sigterm_ends_the_session_and_tears_clusters_down(pytester, monkeypatch, tmp_path):
@@ -119,15 +127,22 @@ def test_sigterm_ends_the_session_and_tears_clusters_down(pytester, monkeypatch,
     runs = tmp_path / "runs"
     env = dict(os.environ, PIPELINE_RUNS_DIR=str(runs), PIPELINE_REPORTS=str(tmp_path / "reports"))
     pytester.makepyfile(test_sleeper=SLEEPER)
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider", "-q"],
-                            cwd=pytester.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider", "-q"],
+        cwd=pytester.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         pids_file = pytester.path / "pids.txt"
 
         def nodes_written() -> bool:
             if proc.poll() is not None:  # the inner session ended early: say why now, not in 60 s
-                pytest.fail(f"inner pytest exited with {proc.returncode} before starting its cluster:\n"
-                            + proc.stdout.read().decode(errors="replace"))
+                pytest.fail(
+                    f"inner pytest exited with {proc.returncode} before starting its cluster:\n"
+                    + proc.stdout.read().decode(errors="replace")
+                )
             return pids_file.exists() and len(pids_file.read_text().split()) == 2
 
         eventually(nodes_written, timeout=60)

@@ -120,8 +120,12 @@ def test_malformed_json_400(url):
 
 
 def test_unknown_proxy_404(url):
-    for method, path in [("GET", "/proxies/nope"), ("DELETE", "/proxies/nope"),
-                         ("GET", "/proxies/nope/toxics"), ("POST", "/proxies/nope/toxics")]:
+    for method, path in [
+        ("GET", "/proxies/nope"),
+        ("DELETE", "/proxies/nope"),
+        ("GET", "/proxies/nope/toxics"),
+        ("POST", "/proxies/nope/toxics"),
+    ]:
         r = http(method, url + path, json={"type": "latency"} if method == "POST" else None)
         assert r.status_code == 404, path
         assert r.json() == {"error": "proxy not found", "status": 404}
@@ -139,8 +143,11 @@ def test_toxic_create_200_defaults_and_shape(url, echo):
     assert http("GET", url + "/proxies/t/toxics").json() == [toxic]
     assert http("GET", url + "/proxies/t/toxics/latency_downstream").json() == toxic
     assert http("GET", url + "/proxies/t").json()["toxics"] == [toxic]
-    up = http("POST", url + "/proxies/t/toxics", json={"type": "slicer", "stream": "upstream",
-                                                         "attributes": {"average_size": 4}}).json()
+    up = http(
+        "POST",
+        url + "/proxies/t/toxics",
+        json={"type": "slicer", "stream": "upstream", "attributes": {"average_size": 4}},
+    ).json()
     assert up["name"] == "slicer_upstream"
     assert up["attributes"] == {"average_size": 4, "size_variation": 0, "delay": 0}
 
@@ -178,8 +185,11 @@ def test_duplicate_toxic_409_and_all_types_accepted(url, echo):
 
 def test_toxic_update_patch_and_post_partial(url, echo):
     http("POST", url + "/proxies", json={"name": "u", "upstream": echo.address})
-    http("POST", url + "/proxies/u/toxics",
-         json={"type": "latency", "name": "lat", "attributes": {"latency": 10, "jitter": 3}})
+    http(
+        "POST",
+        url + "/proxies/u/toxics",
+        json={"type": "latency", "name": "lat", "attributes": {"latency": 10, "jitter": 3}},
+    )
     r = http("PATCH", url + "/proxies/u/toxics/lat", json={"attributes": {"latency": 20}})
     assert r.status_code == 200
     assert r.json()["attributes"] == {"latency": 20, "jitter": 3}
@@ -188,8 +198,7 @@ def test_toxic_update_patch_and_post_partial(url, echo):
     assert r.json()["toxicity"] == 0.5 and r.json()["attributes"]["latency"] == 20
     r = http("PATCH", url + "/proxies/u/toxics/lat", json={"attributes": {"jitter": -2}})
     assert r.status_code == 400 and "jitter" in r.json()["error"]
-    assert http("PATCH", url + "/proxies/u/toxics/none", json={}).json() == {"error": "toxic not found",
-                                                                            "status": 404}
+    assert http("PATCH", url + "/proxies/u/toxics/none", json={}).json() == {"error": "toxic not found", "status": 404}
 
 
 def test_toxic_delete_204_then_404(url, echo):
@@ -250,16 +259,20 @@ def test_reset_enables_and_clears(url, echo):
 
 
 def test_populate_create_keep_replace(url, echo):
-    body = [{"name": "p1", "upstream": echo.address, "listen": "127.0.0.1:0"},
-            {"name": "p2", "upstream": "127.0.0.1:1", "listen": "127.0.0.1:0", "enabled": False}]
+    body = [
+        {"name": "p1", "upstream": echo.address, "listen": "127.0.0.1:0"},
+        {"name": "p2", "upstream": "127.0.0.1:1", "listen": "127.0.0.1:0", "enabled": False},
+    ]
     r = http("POST", url + "/populate", json=body)
     assert r.status_code == 201
     got = {p["name"]: p for p in r.json()["proxies"]}
     assert set(got) == {"p1", "p2"} and got["p2"]["enabled"] is False
     assert all(set(p) == PROXY_KEYS for p in got.values())
     # Same listen and upstream: kept as is (same port); changed upstream: replaced.
-    again = [{"name": "p1", "upstream": echo.address, "listen": got["p1"]["listen"]},
-             {"name": "p2", "upstream": echo.address, "listen": "127.0.0.1:0"}]
+    again = [
+        {"name": "p1", "upstream": echo.address, "listen": got["p1"]["listen"]},
+        {"name": "p2", "upstream": echo.address, "listen": "127.0.0.1:0"},
+    ]
     r = http("POST", url + "/populate", json=again)
     assert r.status_code == 201
     got2 = {p["name"]: p for p in r.json()["proxies"]}
@@ -269,8 +282,7 @@ def test_populate_create_keep_replace(url, echo):
 
 
 def test_populate_validates_everything_first(url, echo):
-    r = http("POST", url + "/populate", json=[{"name": "ok", "upstream": echo.address},
-                                               {"name": "bad"}])
+    r = http("POST", url + "/populate", json=[{"name": "ok", "upstream": echo.address}, {"name": "bad"}])
     assert r.status_code == 400 and "upstream" in r.json()["error"]
     assert http("GET", url + "/proxies").json() == {}
     assert http("POST", url + "/populate", json={"name": "x"}).status_code == 400

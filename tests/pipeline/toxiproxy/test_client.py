@@ -130,8 +130,12 @@ def test_bad_request_names_field(clients, echo):
 def test_populate_and_version(clients, echo):
     c, _ = clients
     assert c.version().startswith("2.")
-    made = c.populate([{"name": "x1", "upstream": echo.address, "listen": "127.0.0.1:0"},
-                       {"name": "x2", "upstream": echo.address, "listen": "127.0.0.1:0", "enabled": False}])
+    made = c.populate(
+        [
+            {"name": "x1", "upstream": echo.address, "listen": "127.0.0.1:0"},
+            {"name": "x2", "upstream": echo.address, "listen": "127.0.0.1:0", "enabled": False},
+        ]
+    )
     assert {p.name: p.enabled for p in made} == {"x1": True, "x2": False}
     with pytest.raises(BadRequest):
         c.populate([{"name": "x3"}])

@@ -77,11 +77,7 @@ def test_binary_on_path_is_started_and_stopped(tmp_path):
     args_file = tmp_path / "args"
     fake = bindir / "toxiproxy-server"
     # Stands in for the real binary: records its flags, then becomes our server.
-    fake.write_text(
-        "#!/bin/sh\n"
-        f'echo "$@" > "{args_file}"\n'
-        f'exec "{sys.executable}" -m pipeline.toxiproxy "$@"\n'
-    )
+    fake.write_text(f'#!/bin/sh\necho "$@" > "{args_file}"\nexec "{sys.executable}" -m pipeline.toxiproxy "$@"\n')
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     with locate(env={"PATH": str(bindir)}, seed=5) as tp:
         assert tp.kind == "binary"

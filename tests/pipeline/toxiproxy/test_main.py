@@ -28,11 +28,14 @@ def test_unknown_log_level_names_the_allowed_ones(capsys):
     assert "--log-level" in err and "DEBUG" in err and "WARNING" in err
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "cannot read {path}: No such file or directory"),
-    ("", "{path} is not valid JSON"),
-    ("{garbage", "{path} is not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "cannot read {path}: No such file or directory"),
+        ("", "{path} is not valid JSON"),
+        ("{garbage", "{path} is not valid JSON"),
+    ],
+)
 def test_unreadable_config_file_is_a_usage_error(capsys, tmp_path, content, message):
     path = tmp_path / "proxies.json"
     if content is not None:
@@ -41,10 +44,13 @@ def test_unreadable_config_file_is_a_usage_error(capsys, tmp_path, content, mess
     assert "--config: " + message.format(path=path) in err
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"a": 1}, "must be a JSON array of proxies"),
-    ([{"name": "x"}], "missing required field: upstream at proxy 1"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"a": 1}, "must be a JSON array of proxies"),
+        ([{"name": "x"}], "missing required field: upstream at proxy 1"),
+    ],
+)
 def test_config_with_wrong_content_exits_2_naming_the_file_and_field(capsys, tmp_path, body, message):
     path = tmp_path / "proxies.json"
     path.write_text(json.dumps(body))

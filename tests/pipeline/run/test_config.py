@@ -133,7 +133,8 @@ def test_stage_defaults_and_order(tmp_path):
             "policies.feature.must: unknown key; allowed: required, optional, skip, flaky, missing",
         ),
         (
-            "[policies.release]\nrequired = ['unit', 'service', 'multinode', 'performance', 'chaos']\nflaky = 'maybe'\n",
+            "[policies.release]\nrequired = ['unit', 'service', 'multinode', 'performance', 'chaos']\n"
+            "flaky = 'maybe'\n",
             "policies.release.flaky: 'maybe' is not allowed; allowed: fail, warn",
         ),
         (
@@ -169,7 +170,8 @@ def test_stage_defaults_and_order(tmp_path):
             "policies.feature: stage 'b' is not assigned; list it under required, optional or skip",
         ),
         (
-            "[policies.feature]\nrequired = ['unit', 'service', 'multinode', 'chaos']\nskip = ['chaos', 'performance']\n",
+            "[policies.feature]\nrequired = ['unit', 'service', 'multinode', 'chaos']\n"
+            "skip = ['chaos', 'performance']\n",
             "policies.feature: stage 'chaos' is listed under both required and skip",
         ),
         ("[pipeline]\nkill_grace_s = -1\n", "pipeline.kill_grace_s: expected a positive number of seconds, got -1"),

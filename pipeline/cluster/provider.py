@@ -20,6 +20,7 @@ from __future__ import annotations
 import abc
 import json
 import os
+import random
 import socket
 import threading
 from collections.abc import Mapping
@@ -230,14 +231,44 @@ class Provider(abc.ABC):
 
 _HANDED_OUT: set[int] = set()
 _HANDED_LOCK = threading.Lock()
+_LOWEST_PORT = 20000  # below this, well-known services cluster
+# which free port a node gets is plumbing, not part of a test's seeded behaviour
+_PORT_RNG = random.SystemRandom()
+
+
+def ephemeral_range(path: str = "/proc/sys/net/ipv4/ip_local_port_range") -> tuple[int, int]:
+    """The kernel's range for outgoing connections' source ports (Linux default 32768-60999)."""
+    try:
+        with open(path) as fh:
+            low, high = (int(x) for x in fh.read().split()[:2])
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago and that this process has not handed
-    out before.  Another process may still take it before the node binds; the
-    manager notices a node that fails with "address in use" and moves it to a
-    fresh port."""
-    for _ in range(50):
+    """A port that is free now, that this process has not handed out before,
+    and that lies *below* the kernel's ephemeral range when there is room.
+
+    Why below: a node keeps its port across a restart, and while it is down
+    any outgoing connection on the machine (a Toxiproxy link dialling another
+    node, a client) may be given that very port as its source port, so the
+    restart fails with "address in use".  Ports outside the ephemeral range
+    are never handed out that way.  Another process may still bind the port
+    first; the manager moves a node that fails to start on it."""
+    low, _ = ephemeral_range()
+    if low > _LOWEST_PORT + 1000:
+        for _ in range(200):
+            port = _PORT_RNG.randrange(_LOWEST_PORT, low)
+            with _HANDED_LOCK:
+                if port in _HANDED_OUT:
+                    continue
+            if _bindable(host, port):
+                with _HANDED_LOCK:
+                    if port not in _HANDED_OUT:
+                        _HANDED_OUT.add(port)
+                        return port
+    for _ in range(50):  # no room below the ephemeral range: let the kernel pick
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind((host, 0))
             port = sock.getsockname()[1]
@@ -246,6 +277,15 @@ def free_port(host: str = "127.0.0.1") -> int:
                 _HANDED_OUT.add(port)
                 return port
     raise ProviderError("could not find a free port not handed out before")
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def http_health(address: Address, path: str | None, timeout: float = 0.5) -> bool:

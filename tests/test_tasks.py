@@ -110,3 +110,19 @@ def test_pipeline_and_release_gate_run_through_invoke(fake):
     summary = json.loads((fake / "reports" / "summary.json").read_text())
     assert summary["branch_type"] == "release"
     assert "nox -s a -- -k smoke" in result.stdout
+
+
+def test_a_missing_noxfile_is_a_usage_error_naming_the_key(tmp_path):
+    config = tmp_path / "pipeline.toml"
+    config.write_text('[pipeline]\nnoxfile = "nope.py"\n')
+    result = invoke("pipeline", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {config}: pipeline.noxfile: no such file {tmp_path / 'nope.py'}"
+
+
+def test_an_option_invoke_does_not_know_exits_1_as_documented():
+    """invoke's parser rejects it before any task runs and hard-codes exit 1
+    (docs/pipeline.md, "Exit codes"); this test pins that documented exception."""
+    result = invoke("pipeline", "--no-such-option")
+    assert result.returncode == 1
+    assert "No idea what '--no-such-option' is!" in result.stderr

@@ -86,7 +86,9 @@ def assess(
             tuple(Finding(sev, stage.name, msg) for sev, msg in findings),
         )
 
-    if requirement == "skip" or run.status == SKIPPED:
+    if requirement == "skip":  # the policy's word wins over whatever else is true of the stage
+        return done("skipped", f"skipped by the {policy.branch_type} policy")
+    if run.status == SKIPPED:
         return done("skipped", run.reason or f"skipped by the {policy.branch_type} policy")
     if run.status == MISSING:
         missing = policy.missing if requirement == "required" else WARN
@@ -114,8 +116,15 @@ def assess(
     elif run.exit_code not in (None, 0):
         reasons.append(f"{exit_note} although its JUnit report shows no failing test")
     reasons += [f"threshold {c.threshold!r} not met: {c.detail}" for c in checks if not c.passed]
+    flaky_note = (
+        f"{len(report.flaky)} flaky test{'s' if len(report.flaky) > 1 else ''} "
+        f"(failed, then passed on rerun): {_names(report.flaky)}"
+    )
     if reasons:
-        return done("failed", "; ".join(reasons), tuple((severity, r) for r in reasons), checks)
+        found = tuple((severity, r) for r in reasons)
+        if report.flaky:  # a failing stage's flaky tests are findings too, not hidden behind its failure
+            found += ((policy.flaky if severity == FAIL else WARN, flaky_note),)
+        return done("failed", "; ".join(reasons), found, checks)
 
     status, notes = "passed", []
     untrusted = (
@@ -130,13 +139,7 @@ def assess(
     if report.flaky:
         status = "flaky" if status == "passed" else status
         flaky_severity = policy.flaky if severity == FAIL else WARN
-        notes.append(
-            (
-                flaky_severity,
-                f"{len(report.flaky)} flaky test{'s' if len(report.flaky) > 1 else ''} "
-                f"(failed, then passed on rerun): {_names(report.flaky)}",
-            )
-        )
+        notes.append((flaky_severity, flaky_note))
     if report.counts.skipped == report.counts.tests:
         notes.append((WARN, f"all {report.counts.tests} tests were skipped"))
     return done(status, "; ".join(msg for _, msg in notes), tuple(notes), checks)

@@ -1,17 +1,26 @@
 """Reading stage JUnit reports and writing the merged ``reports/pipeline.xml``.
 
-Reading (:func:`read_report`) accepts the common flavours: pytest xunit1 and
-xunit2, Maven Surefire (a bare ``<testsuite>`` root, ``<flakyFailure>`` and
-``<rerunFailure>``), nested ``<testsuite>`` elements.  Nested suites are
-flattened; each test case counts once.
+Reading (:func:`read_report`) accepts what real runners write (fixtures from
+each are in ``tests/pipeline/data/runners/``): pytest xunit1 and xunit2, Maven
+Surefire (a bare ``<testsuite>`` root, ``<flakyFailure>`` and
+``<rerunFailure>``), nested ``<testsuite>`` elements (flattened), node's test
+runner (``<testcase>`` directly under ``<testsuites>``), ctest (``status=
+"notrun"`` is a failure, as ctest counts it, unless ctest skipped the test on
+purpose; ``status="disabled"`` is skipped), jest and mocha.  Each *test* counts
+once, however many elements it has.
 
-Flaky tests.  pytest-rerunfailures does not mark reruns in pytest's JUnit: a
-rerun test appears as several ``<testcase>`` elements with the same classname and
-name, the earlier attempts empty, and the suite's ``tests`` attribute counting it
-once.  Such a group is folded into its last attempt, the earlier attempts kept as
-Surefire-style ``<flakyFailure>`` (when the last attempt passed: a flaky test) or
-``<rerunFailure>`` (when it failed) children.  Surefire's own ``<flakyFailure>`` /
-``<flakyError>`` are read the same way.
+One test, several elements.  pytest writes a test whose call failed and whose
+teardown errored as two ``<testcase>`` elements with the same classname and
+name, and pytest-rerunfailures 16.7 writes every attempt as its own element
+(the earlier ones empty); in both cases the suite's ``tests`` attribute counts
+the test once.  When a suite declares fewer tests than it has elements, the
+elements of one test are folded into one, with every result and every output
+kept, so the merged report loses nothing.  Earlier attempts become
+Surefire-style ``<flakyFailure>`` (the test passed in the end: flaky) or
+``<rerunFailure>`` (it failed) children.  pytest-rerunfailures 16.6 writes only
+the last attempt; the toolkit's pytest plugin records the count as the
+``pipeline.reruns`` property (:mod:`pipeline.testing.reruns`), read the same
+way.  Surefire's own ``<flakyFailure>`` / ``<flakyError>`` are read as they are.
 
 Metrics and trust, as JUnit properties (suite level, or test case level as
 pytest's ``record_property`` writes them):
@@ -36,6 +45,11 @@ from junitparser import Error, Failure, JUnitXml, JUnitXmlError, Skipped, TestSu
 METRIC_PREFIX = "metric."
 TRUSTED = "pipeline.trusted"
 UNTRUSTED_REASON = "pipeline.untrusted_reason"
+RERUNS = "pipeline.reruns"  # written by pipeline.testing.reruns
+TOP_LEVEL = "top-level"
+_RESULT_TAGS = ("failure", "error", "skipped")
+_OUTPUT_TAGS = ("system-out", "system-err")
+_CTEST_DELIBERATE_SKIPS = ("SKIP_RETURN_CODE", "SKIP_REGULAR_EXPRESSION")
 _FALSE = ("false", "0", "no")
 _TRUE = ("true", "1", "yes")
 
@@ -107,6 +121,10 @@ def read_report(path: Path, shown: str | None = None) -> StageReport:
 
 def _summarise(path: Path, shown: str, xml: xunit2.JUnitXml) -> StageReport:
     suites: list[FlatSuite] = []
+    top = [xunit2.TestCase.fromelem(e) for e in xml._elem if e.tag == "testcase"]
+    if top:  # node's test runner puts top-level tests straight under <testsuites>
+        container = xunit2.TestSuite(xml._elem.get("name") or TOP_LEVEL)
+        suites.append(FlatSuite((container.name or TOP_LEVEL,), container, tuple(_fold(xml._elem, top))))
     for suite in xml.iterchildren(xunit2.TestSuite):  # what iter(xml) does; typed as the base TestSuite
         _flatten(suite, (), suites)
     props: list[tuple[str, str]] = []
@@ -116,11 +134,11 @@ def _summarise(path: Path, shown: str, xml: xunit2.JUnitXml) -> StageReport:
     for flat in suites:
         props += [(p.name, p.value) for p in flat.element.properties()]
         for case in flat.cases:
-            props += [(p.name, p.value) for p in case.properties()]
+            props += [(p.name, p.value) for p in case.properties() if p.name != RERUNS]
             counts = counts + _classify(case)
             if case.is_failure or case.is_error:
                 failed.append(case_id(case))
-            elif _flaky(case):
+            if _flaky(case):
                 flaky.append(case_id(case))
     if counts.tests == 0:
         return StageReport(path, problem=f"JUnit {shown} has no test cases")
@@ -162,34 +180,81 @@ def _flatten(suite: xunit2.TestSuite, parents: tuple[str, ...], into: list[FlatS
     names = (*parents, suite.name or "")
     own = list(suite.iterchildren(xunit2.TestCase))
     if own:
-        into.append(FlatSuite(names, suite, tuple(_fold_reruns(suite, own))))
+        into.append(FlatSuite(names, suite, tuple(_fold(suite._elem, own))))
     for child in suite.iterchildren(xunit2.TestSuite):
         _flatten(child, names, into)
 
 
-def _fold_reruns(suite: xunit2.TestSuite, cases: list[xunit2.TestCase]) -> list[xunit2.TestCase]:
-    """Fold pytest-rerunfailures' repeated test cases into one (see the module doc)."""
-    declared = suite._elem.get("tests")
-    if declared is None or not declared.isdigit() or int(declared) >= len(cases):
-        return cases
-    groups: dict[tuple[str | None, str | None], list[xunit2.TestCase]] = {}
-    for case in cases:
-        groups.setdefault((case.classname, case.name), []).append(case)
-    folded = []
-    for attempts in groups.values():
-        earlier, last = attempts[:-1], attempts[-1]
-        if not earlier or any(a.result for a in earlier):
-            folded.extend(attempts)  # not a rerun signature: keep every case as it is
-            continue
-        case = copy.deepcopy(last)
-        total = len(attempts)
-        for i in range(1, total):
-            if last.is_passed:
-                case.add_interim_result(xunit2.FlakyFailure(f"attempt {i} of {total} failed; passed on rerun", "rerun"))
-            elif not last.is_skipped:
-                case.add_interim_result(xunit2.RerunFailure(f"attempt {i} of {total} failed", "rerun"))
-        folded.append(case)
-    return folded
+def _fold(container: ET.Element, cases: list[xunit2.TestCase]) -> list[xunit2.TestCase]:
+    """One case per test (see the module doc): a suite that declares fewer tests
+    than it has elements has tests written as several elements; fold them."""
+    declared = container.get("tests")
+    foldable = declared is not None and declared.isdigit() and int(declared) < len(cases)
+    groups: dict[object, list[xunit2.TestCase]] = {}
+    for i, case in enumerate(cases):
+        key = (case.classname, case.name) if foldable else i
+        groups.setdefault(key, []).append(case)
+    return [_one_test(elements) for elements in groups.values()]
+
+
+def _one_test(elements: list[xunit2.TestCase]) -> xunit2.TestCase:
+    """The elements of one test as one case: every result and output kept,
+    earlier attempts as flaky/rerun markers."""
+    results = [r for e in elements for r in e._elem if r.tag in _RESULT_TAGS]
+    if any(r.tag in ("failure", "error") for r in results):
+        results = [r for r in results if r.tag != "skipped"]
+    empty = sum(1 for e in elements if not any(r.tag in _RESULT_TAGS for r in e._elem))
+    earlier = len(elements) - 1 if not results else empty
+    case = xunit2.TestCase.fromelem(copy.deepcopy(elements[-1]._elem))
+    for child in list(case._elem):
+        if child.tag in _RESULT_TAGS or (len(elements) > 1 and child.tag in _OUTPUT_TAGS):
+            case._elem.remove(child)
+    seen_props = {(p.name, p.value) for p in case.properties()}
+    for element in elements[:-1]:
+        for p in element.properties():
+            if (p.name, p.value) not in seen_props:
+                seen_props.add((p.name, p.value))
+                case.add_property(p.name, p.value)
+    for result in results:
+        case._elem.append(copy.deepcopy(result))
+    if len(elements) > 1:
+        for element in elements:
+            for child in element._elem:
+                if child.tag in _OUTPUT_TAGS:
+                    case._elem.append(copy.deepcopy(child))
+    _ctest_status(case)
+    recorded = max((_int(p.value) for p in case.properties() if p.name == RERUNS), default=0)
+    reruns = max(earlier, recorded)
+    total = reruns + 1
+    for i in range(1, total):
+        if case.is_passed:
+            case.add_interim_result(xunit2.FlakyFailure(f"attempt {i} of {total} failed; passed on rerun", "rerun"))
+        elif not case.is_skipped:
+            case.add_interim_result(xunit2.RerunFailure(f"attempt {i} of {total} failed", "rerun"))
+    return case
+
+
+def _ctest_status(case: xunit2.TestCase) -> None:
+    """ctest's ``status``: ``notrun`` is a failure unless ctest skipped the test
+    on purpose (SKIP_RETURN_CODE, SKIP_REGULAR_EXPRESSION); ``disabled`` is
+    skipped.  Rewritten as results, so the merged report says the same."""
+    status = case._elem.get("status")
+    if status == "disabled" and not case.result:
+        case.result = [Skipped("disabled (ctest status=disabled)", "disabled")]
+    elif status == "notrun":
+        skips = [r for r in case._elem if r.tag == "skipped"]
+        why = "; ".join(r.get("message") or "" for r in skips) or "not run"
+        if not why.startswith(_CTEST_DELIBERATE_SKIPS) and not (case.is_failure or case.is_error):
+            for r in skips:
+                case._elem.remove(r)
+            case._elem.insert(0, Failure(f"{why} (ctest status=notrun: ctest counts it as failed)", "notrun")._elem)
+
+
+def _int(text: str | None) -> int:
+    try:
+        return max(0, int(text or "0"))
+    except ValueError:
+        return 0
 
 
 def _classify(case: xunit2.TestCase) -> Counts:

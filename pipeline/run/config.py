@@ -23,7 +23,7 @@ REQUIREMENTS = ("required", "optional", "skip")
 SEVERITIES = ("fail", "warn")
 STAGE_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 
-TOP_KEYS = ("pipeline", "stages", "policies")
+TOP_KEYS = ("pipeline", "stages", "policies", "performance")
 PIPELINE_KEYS = ("reports", "noxfile", "kill_grace_s")
 STAGE_KEYS = ("session", "report", "budget_s", "parallel", "reruns", "pytest_args", "thresholds")
 POLICY_KEYS = ("required", "optional", "skip", "flaky", "missing")
@@ -242,13 +242,13 @@ class _Validator:
     def seconds(self, table: dict, where: str, key: str, default: float) -> float:
         value = table.get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise self.error(_join(where, key), f"expected a positive number of seconds, got {value!r}")
+            raise self.error(_join(where, key), f"expected a positive number of seconds, got {_toml(value)}")
         return float(value)
 
     def choice(self, table: dict, where: str, key: str, default: str, allowed: tuple[str, ...]) -> str:
         value = table.get(key, default)
         if value not in allowed:
-            raise self.error(_join(where, key), f"{value!r} is not allowed", allowed)
+            raise self.error(_join(where, key), f"{_toml(value)} is not allowed", allowed)
         return value
 
     def names(self, table: dict, where: str, key: str, stages: tuple[str, ...]) -> list[str]:
@@ -273,10 +273,10 @@ class _Validator:
         budget = self.seconds(table, where, "budget_s", DEFAULT_BUDGET_S)
         parallel = table.get("parallel", False)
         if not isinstance(parallel, bool) and not (isinstance(parallel, int) and parallel > 0):
-            raise self.error(f"{where}.parallel", f"expected true, false or a number of workers, got {parallel!r}")
+            raise self.error(f"{where}.parallel", f"expected true, false or a number of workers, got {_toml(parallel)}")
         reruns = table.get("reruns", 0)
         if isinstance(reruns, bool) or not isinstance(reruns, int) or reruns < 0:
-            raise self.error(f"{where}.reruns", f"expected a whole number >= 0, got {reruns!r}")
+            raise self.error(f"{where}.reruns", f"expected a whole number >= 0, got {_toml(reruns)}")
         args = table.get("pytest_args", [])
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
             raise self.error(f"{where}.pytest_args", f"expected a list of strings, got {_kind(args)}")
@@ -339,4 +339,11 @@ def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "a table"
     kinds = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
-    return f"{kinds.get(type(value), type(value).__name__)} {value!r}"
+    return f"{kinds.get(type(value), type(value).__name__)} {_toml(value)}"
+
+
+def _toml(value: Any) -> str:
+    """A value as the TOML file spells it (``true``, not Python's ``True``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)

@@ -143,6 +143,8 @@ def load(state: State) -> State | int:
 def discover(state: State) -> State | int:
     assert state.config is not None
     try:
+        if not state.config.noxfile.is_file():  # name the key, not just the path nox could not open
+            raise SessionListError(f"{state.config.source}: pipeline.noxfile: no such file {state.config.noxfile}")
         sessions = list_sessions(state.config.noxfile, state.config.root)
     except SessionListError as exc:
         if state.mode == PIPELINE:

@@ -42,6 +42,9 @@ from pipeline.testing.eventually import EventuallyTimeout, eventually
 
 __all__ = ["eventually", "EventuallyTimeout", "cluster", "cluster_manager"]
 
+# reruns reach JUnit whatever pytest-rerunfailures version lays them out (see the module)
+pytest_plugins = ["pipeline.testing.reruns"]
+
 _CLUSTERS = pytest.StashKey[list]()
 _REPORTED = pytest.StashKey[bool]()
 _SIGTERM = pytest.StashKey[Any]()

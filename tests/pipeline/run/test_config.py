@@ -116,7 +116,7 @@ def test_stage_defaults_and_order(tmp_path):
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("colour = 1\n", "colour: unknown key; allowed: pipeline, stages, policies"),
+        ("colour = 1\n", "colour: unknown key; allowed: pipeline, stages, policies, performance"),
         ("[pipeline]\nreport = 'x'\n", "pipeline.report: unknown key; allowed: reports, noxfile, kill_grace_s"),
         (
             "[stages.unit]\nbudget = 3\n",
@@ -188,7 +188,7 @@ def test_invalid_toml_names_the_file(tmp_path):
 
 def test_pyproject_keys_are_named_with_their_table(tmp_path):
     message = error_of(tmp_path, "[tool.pipeline]\nstagez = 1\n", "pyproject.toml")
-    assert message.endswith("tool.pipeline.stagez: unknown key; allowed: pipeline, stages, policies")
+    assert message.endswith("tool.pipeline.stagez: unknown key; allowed: pipeline, stages, policies, performance")
 
 
 def test_missing_config_file_is_an_error(tmp_path):
@@ -211,3 +211,24 @@ def test_from_mapping_is_usable_without_a_file(tmp_path):
     )
     assert config.stage("x").budget_s == 1.5
     assert config.policy("main").requirement("x") == "skip"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "[policies.feature]\nflaky = true\nrequired = ['unit', 'service', 'multinode', 'performance', 'chaos']\n",
+            "policies.feature.flaky: true is not allowed",
+        ),
+        (
+            "[pipeline]\nkill_grace_s = false\n",
+            "pipeline.kill_grace_s: expected a positive number of seconds, got false",
+        ),
+        (
+            "[stages.unit]\nparallel = 'yes'\n",
+            "stages.unit.parallel: expected true, false or a number of workers, got 'yes'",
+        ),
+    ],
+)
+def test_values_are_quoted_as_toml_spells_them(tmp_path, text, message):
+    assert message in error_of(tmp_path, text)

@@ -232,3 +232,31 @@ def test_clean_names_what_is_wrong_with_a_state_file(tmp_path, capsys, content, 
     assert clean_main(["--dir", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert f"{tmp_path / 'r.json'}: unreadable ({message}" in out and "dead runs cleaned: 0" in out
+
+
+def test_an_exception_inside_the_with_block_stops_every_node_before_the_block_is_left(tmp_path):
+    """Not at interpreter exit, where atexit would hide a leak: right after the block."""
+    from pipeline.cluster.config import cluster_config
+    from pipeline.cluster.manager import ClusterManager
+
+    ping = [
+        sys.executable,
+        "-m",
+        "pipeline.testing.pingnode",
+        "--name",
+        "{name}",
+        "--port",
+        "{port}",
+        "--peers",
+        "{peers}",
+    ]
+    manager = ClusterManager(report_root=tmp_path / "rep", runs_dir=tmp_path / "runs")
+    pids: list[int] = []
+    with pytest.raises(RuntimeError, match="boom"):
+        with manager.start(cluster_config(3, "mesh", command=ping)) as c:
+            pids = [pid for pid in (n.pid for n in c.nodes) if pid is not None]
+            assert len(pids) == 3 and all(process_alive(p) for p in pids)
+            raise RuntimeError("boom")
+    assert c.closed
+    assert [p for p in pids if process_alive(p)] == []  # reaped, not merely signalled
+    assert list((tmp_path / "runs").glob("*.json")) == []  # and the run's state file is gone

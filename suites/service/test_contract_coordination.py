@@ -124,6 +124,27 @@ def test_majority_rejects_when_approval_is_impossible(node):
     assert vote(node, cid, voters[2], "reject").expect(200)["status"] == "rejected"
 
 
+@pytest.mark.parametrize(
+    "voters, votes, expected",
+    [
+        # the boundary: exactly half is not a majority, one more is
+        (4, ["approve", "approve"], ["open", "open"]),
+        (4, ["approve", "approve", "approve"], ["open", "open", "accepted"]),
+        (4, ["approve", "approve", "reject", "reject"], ["open", "open", "open", "rejected"]),
+        (2, ["approve"], ["open"]),
+        (2, ["approve", "approve"], ["open", "accepted"]),
+        (5, ["reject", "reject", "approve", "approve"], ["open", "open", "open", "open"]),
+        (1, ["approve"], ["accepted"]),
+    ],
+)
+def test_majority_boundary_cases(node, voters, votes, expected):
+    """Pinned, not drawn: a majority rule off by one at the half must fail here, every run."""
+    agents = start_agents(node, voters)
+    cid = start_consensus(node, agents, "majority")
+    seen = [vote(node, cid, agent, choice).expect(200)["status"] for agent, choice in zip(agents, votes, strict=False)]
+    assert seen == expected
+
+
 def test_unanimous_is_rejected_by_one_reject(node, events):
     voters = start_agents(node, 3)
     mark = events.head()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import product
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mabeam.coordination.voting import tally, verdict
@@ -22,6 +22,26 @@ VOTERS = ["a", "b", "c", "d", "e"]
 def test_majority_needs_more_than_half():
     assert _verdict("majority", {"a": "approve", "b": "approve"}, VOTERS) == "open"
     assert _verdict("majority", {"a": "approve", "b": "approve", "c": "approve"}, VOTERS) == "accepted"
+
+
+@pytest.mark.parametrize(
+    "votes, voters, expected",
+    [
+        ({"a": "approve", "b": "approve"}, 4, "open"),  # exactly half is not more than half
+        ({"a": "approve", "b": "approve", "c": "approve"}, 4, "accepted"),
+        ({"a": "approve", "b": "approve", "c": "reject", "d": "reject"}, 4, "rejected"),
+        ({"a": "approve"}, 2, "open"),
+        ({"a": "approve", "b": "approve"}, 2, "accepted"),
+        ({"a": "approve", "b": "reject"}, 2, "rejected"),
+        ({"a": "approve"}, 1, "accepted"),
+        ({"a": "reject"}, 1, "rejected"),
+        ({"a": "approve", "b": "approve"}, 3, "accepted"),
+        ({"a": "reject", "b": "reject"}, 3, "rejected"),
+    ],
+)
+def test_majority_boundaries(votes, voters, expected):
+    """The half-way cases, pinned so a wrong majority rule fails every run, not 9 in 10."""
+    assert _verdict("majority", votes, [chr(ord("a") + i) for i in range(voters)]) == expected
 
 
 def test_majority_rejects_once_it_cannot_pass():
@@ -65,6 +85,11 @@ def test_tally_counts_and_weights():
     st.lists(st.integers(0, 5), min_size=7, max_size=7),
     st.sampled_from([0.25, 0.5, 0.75, 1.0]),
 )
+@example(["approve", "approve", None, None], "majority", [1] * 7, 0.5)  # half is not a majority
+@example(["approve", "approve", "reject", "reject"], "majority", [1] * 7, 0.5)
+@example(["approve", None], "majority", [1] * 7, 0.5)
+@example(["approve", "reject", None], "weighted", [2, 1, 1, 0, 0, 0, 0], 0.5)  # 2 of 4 is not > half
+@example(["approve", None], "weighted", [1, 1, 0, 0, 0, 0, 0], 1.0)
 def test_decided_only_when_every_completion_agrees(votes, rule, raw_weights, threshold):
     """The verdict is final exactly when all ways of casting the missing votes agree."""
     voters = [f"v{i}" for i in range(len(votes))]

@@ -56,7 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("history", type=Path, help="a history saved with History.save (JSON lines)")
     parser.add_argument("--only", action="append", choices=CHECKERS, help="run just this checker (repeatable)")
     parser.add_argument("--config", help="module:function returning check_all keyword arguments")
-    parser.add_argument("--max-steps", type=int, default=2_000_000, help="linearizability search budget per key")
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=2_000_000,
+        help="linearizability search budget per key (and for shrinking a failing key's excerpt)",
+    )
     args = parser.parse_args(argv)
     if args.max_steps < 1:
         parser.error(f"--max-steps: must be >= 1, got {args.max_steps}")

@@ -4,13 +4,21 @@ A history is linearizable when every operation can be given a single instant,
 between its invoke and its completion, such that applying the operations one
 by one in that order to a sequential register produces exactly the answers
 the clients got.  Unknown operations (timeouts) may be given any instant after
-their invoke, or none at all; failed operations never happened.
+their invoke, or none at all; failed operations never happened.  Values
+compare as JSON values (:func:`~pipeline.checker.values.freeze`: ``true`` is
+not ``1``), and ``null`` is absent: a read returns ``None`` for a missing key,
+so writing ``null`` deletes.
 
 How it is checked, and why it is fast enough:
 
 * **P-compositionality.**  Operations on different keys of a map commute, so
   the map is linearizable iff each key's sub-history is.  Each key is searched
   on its own, which turns one huge search into many small ones.
+* **A read nothing could have written is found up front.**  A completed read
+  of a value that no operation writes (and the key did not start with), or
+  that only operations invoked after the read returned write, is a
+  violation by itself; one pass over the key finds it, and that read (with
+  the first late writer, if any) is the excerpt.
 * **Wing & Gong search with Lowe's memoisation.**  Walk the key's invoke and
   completion events in time order; at each step either linearize one of the
   operations invoked so far (if the register model allows its answer in the
@@ -28,7 +36,8 @@ How it is checked, and why it is fast enough:
   - unknown ops that do the same thing are interchangeable, so they are used
     in invoke order only;
   - values that no read returns and no compare-and-set expects all behave
-    alike, so they are one state ("a value no read returned");
+    alike, so they are one state ("a value no read returned"); absence is
+    never folded into it (a create-if-absent tells them apart);
   - a pure observer (a read, "already present", a failed compare-and-set)
     that is possible now is placed now, without trying orders that
     postpone it.
@@ -40,10 +49,15 @@ How it is checked, and why it is fast enough:
 When a key fails, the excerpt is shrunk: first to the ops invoked before the
 furthest point any order reached (later ops cannot rescue it), then by delta
 debugging, removing ops while the rest still fails *the same way*: not
-linearizable, blocked no earlier, at the same op, and no read that had a
-write of its value left without one (so a stale read stays a stale read,
-rather than becoming "a value nobody wrote").  Shrinking has its own step
-budget; when it runs out, the excerpt is the smallest found so far.
+linearizable, blocked no earlier, at the same op, and every read that the
+key's history could explain still explained by an op in the excerpt (a write
+of its value, or a delete for a read of absent, not invoked after the read
+returned; or the initial state), so a stale read stays a stale read rather
+than becoming "a value nobody wrote", and a read of absent keeps its delete.
+Shrinking has a step budget (by default the search's own, ``max_steps``);
+when it runs out, the excerpt is the smallest found so far.  Before it is
+printed, every excerpt is checked once more: a violation on its own, every
+explainable read explained; if not, the whole key is the excerpt.
 """
 
 from __future__ import annotations
@@ -150,6 +164,8 @@ def _prepare(op: Op, kind: str, i: int) -> _KOp:
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
             raise ValueError(f"cas value must be [old, new], got {pair!r} in {op!r}")
         arg = (freeze(pair[0]), freeze(pair[1]))
+    if kind == WRITE and arg is None:
+        kind = DELETE  # a read cannot tell null from absent: writing null deletes
     if op.ok:
         if kind == READ:
             expect = freeze(op.result)
@@ -189,9 +205,14 @@ UNSEEN = _Unseen()
 
 
 def _canonical(kops: Sequence[_KOp]) -> list[_KOp]:
-    """Replace values nobody compares against by :data:`UNSEEN`."""
+    """Replace values nobody compares against by :data:`UNSEEN`.
+
+    ``None`` (absent) is never folded: a create-if-absent can tell it from any
+    value, whether or not some read returns it.
+    """
     compared = {k.expect for k in kops if k.definite and k.kind == READ}
     compared |= {_cas_pair(k)[0] for k in kops if k.kind == CAS}
+    compared.add(None)
     out = []
     for k in kops:
         arg = k.arg
@@ -227,14 +248,21 @@ def _step(state: Any, k: _KOp) -> Any:
     return state if state != old else _IMPOSSIBLE
 
 
-def _produces(k: _KOp) -> Any:
-    """The value this op may install (for the 'do not strand a read' rule)."""
-    if k.kind in (WRITE, CREATE):
+def _installs(k: _KOp) -> Any:
+    """The value this op may install, or _IMPOSSIBLE when it installs nothing.
+
+    A create that reported "already present" and a compare-and-set that
+    failed changed nothing; a read never does.  (Unprocessed values: call it
+    before :func:`_canonical`.)
+    """
+    if k.kind == WRITE:
         return k.arg
-    if k.kind == CAS:
-        return _cas_pair(k)[1]
     if k.kind == DELETE:
         return None
+    if k.kind == CREATE:
+        return k.arg if not k.definite or k.expect else _IMPOSSIBLE
+    if k.kind == CAS:
+        return _cas_pair(k)[1] if not k.definite or k.expect else _IMPOSSIBLE
     return _IMPOSSIBLE
 
 
@@ -462,44 +490,117 @@ def _renumber(kops: Sequence[_KOp]) -> list[_KOp]:
     return [_KOp(i, k.op, k.kind, k.arg, k.expect, k.definite, k.call, k.ret) for i, k in enumerate(kops)]
 
 
-def _fed(kops: Sequence[_KOp]) -> set[int]:
-    """Identities (``id(op)``) of completed reads whose value some op in ``kops`` writes."""
-    produced = {_produces(k) for k in kops}
-    return {id(k.op) for k in kops if k.definite and k.kind == READ and k.expect is not None and k.expect in produced}
+def _mutates(k: _KOp) -> bool:
+    """A completed op that certainly installed a value (or absence)."""
+    return k.definite and _installs(k) is not _IMPOSSIBLE
+
+
+def _writers(kops: Sequence[_KOp]) -> dict[Any, list[_KOp]]:
+    """The ops that may install each value (``None``: the deletes), in ``kops`` order."""
+    out: dict[Any, list[_KOp]] = {}
+    for k in kops:
+        value = _installs(k)
+        if value is not _IMPOSSIBLE:
+            out.setdefault(value, []).append(k)
+    return out
+
+
+def _unwritten_read(kops: Sequence[_KOp], initial: Any) -> tuple[_KOp, _KOp | None] | None:
+    """The first completed read of a value nothing could have installed before it returned.
+
+    No op writes the value (and the key did not start with it), or every op
+    that does was invoked after the read had returned: the read alone is a
+    violation, whatever the other ops did.  Returns the read and the first
+    late writer (``None`` if there is none), or ``None`` if every read has a
+    possible writer.  One pass, so it runs before the search and saves it
+    from spending its budget on proving the obvious.
+    """
+    writers = _writers(kops)
+    worst: tuple[_KOp, _KOp | None] | None = None
+    for k in kops:
+        if not (k.definite and k.kind == READ) or k.expect == initial:
+            continue
+        candidates = writers.get(k.expect, [])
+        if any(w.call <= k.ret for w in candidates):
+            continue
+        if worst is None or k.ret < worst[0].ret:
+            worst = (k, min(candidates, key=lambda w: w.call, default=None))
+    return worst
+
+
+class _Explained:
+    """The rule that keeps an excerpt honest: every read that the whole key's history could
+    explain (a write of its value, or the delete before a read of absent, not invoked after
+    the read returned; or the initial state) must still be explainable within the excerpt.
+
+    Without it, delta debugging happily trades a stale read for a different,
+    misleading violation: drop the delete that explains a read of "absent",
+    and that read becomes the culprit; drop the one write of 7 that came
+    before a read of 7 and keep a later one, and the read becomes "a value
+    nobody had written yet".  Reads nothing could explain (a value nobody
+    wrote) are the evidence themselves and need nothing.
+    """
+
+    def __init__(self, kops: Sequence[_KOp], initial: Any) -> None:
+        self.initial = initial
+        self.sources: dict[int, list[_KOp]] = {}  # id(read op) -> the ops that may explain it
+        self.writers: dict[int, frozenset[int]] = {}  # the same, as ids of their ops
+        by_value = _writers(kops)
+        first_mutation = min((k.ret for k in kops if _mutates(k)), default=float("inf"))
+        for k in kops:
+            if k.definite and k.kind == READ:
+                sources = [w for w in by_value.get(k.expect, ()) if w.call <= k.ret]
+                if sources or (k.expect == initial and first_mutation >= k.call):
+                    self.sources[id(k.op)] = sources
+                    self.writers[id(k.op)] = frozenset(id(w.op) for w in sources)
+
+    def __call__(self, candidate: Sequence[_KOp]) -> bool:
+        present = {id(k.op) for k in candidate}
+        first_mutation = min((k.ret for k in candidate if _mutates(k)), default=float("inf"))
+        for k in candidate:
+            writers = self.writers.get(id(k.op))
+            if writers is None or writers & present:
+                continue
+            if k.expect == self.initial and first_mutation >= k.call:
+                continue  # the initial state explains it
+            return False
+        return True
 
 
 def _shrink(kops: list[_KOp], initial: Any, search: _Search, budget: int) -> list[_KOp]:
     """A small sub-history that still fails, the same way, within ``budget`` search steps.
 
     "The same way" means: still not linearizable, still containing the op
-    that blocked every order, blocked no earlier than it was, and no read
-    that had a write of its value left without one.  Without that, delta
-    debugging happily trades a stale read for a different, misleading
-    violation (drop the delete that explains a read of "absent", and that
-    read becomes the culprit; drop the only write of 7, and a read of 7
-    becomes "a value nobody wrote").
+    that blocked every order, blocked no earlier than it was, and every read
+    that the key's history could explain still explained (see
+    :class:`_Explained`).  When the budget runs out, the smallest such
+    sub-history found so far.
     """
     blocker = search.blocker.op if search.blocker is not None else None
+    explained = _Explained(kops, initial)
     spent = 0
 
-    def fails(candidate: list[_KOp], must_feed: set[int]) -> bool:
+    def fails(candidate: list[_KOp]) -> bool:
         nonlocal spent
         if not candidate or spent >= budget:
             return False
         if blocker is not None and all(k.op is not blocker for k in candidate):
             return False
-        present = {id(k.op) for k in candidate}
-        if not (must_feed & present) <= _fed(candidate):
+        if not explained(candidate):
             return False
         outcome = _search(_renumber(candidate), initial, budget - spent)
         spent += outcome.steps
         return outcome.linearizable is False and outcome.furthest >= search.furthest
 
+    # Ops invoked after the furthest point any order reached cannot rescue it;
+    # keep those a kept read needs to stay explained, though.
     current = [k for k in kops if k.call <= search.furthest]
-    must_feed = _fed(current)
-    if not fails(current, must_feed):
-        current = list(kops)
-        must_feed = _fed(current)
+    if not fails(current):
+        kept = {id(k.op) for k in current}
+        needed = {id(w.op) for k in current for w in explained.sources.get(id(k.op), ())}
+        current = [k for k in kops if id(k.op) in kept or id(k.op) in needed]
+        if len(current) == len(kops) or not fails(current):
+            current = list(kops)
     n = 2
     while len(current) >= 2 and spent < budget:
         size = len(current)
@@ -507,7 +608,7 @@ def _shrink(kops: list[_KOp], initial: Any, search: _Search, budget: int) -> lis
         reduced = False
         for start in range(0, size, chunk):
             candidate = current[:start] + current[start + chunk :]
-            if fails(candidate, must_feed):
+            if fails(candidate):
                 current = candidate
                 n = max(n - 1, 2)
                 reduced = True
@@ -549,6 +650,21 @@ def _blocked_words(k: _KOp, states: Sequence[Any]) -> str:
     )
 
 
+def _explain_unwritten(key: Any, read: _KOp, late: _KOp | None, t0: int) -> str:
+    value = show(read.expect)
+    if late is None:
+        why = f"no operation wrote {value}, and the key did not start with it"
+    else:
+        why = (
+            f"the first operation that could write {value}, {late.op.describe(t0)}, was invoked only "
+            f"after the read had completed"
+        )
+    return (
+        f"Key {key!r} is not linearizable: {read.op.describe(t0)} returned {value}, but {why}, "
+        f"so no order of the operations can give that read its answer."
+    )
+
+
 def _explain(key: Any, kops: Sequence[_KOp], search: _Search, t0: int) -> str:
     n = len(kops)
     b = search.blocker
@@ -568,23 +684,39 @@ def check_key(
     model: RegisterModel | None = None,
     *,
     max_steps: int = 2_000_000,
-    shrink_steps: int = 1_000_000,
+    shrink_steps: int | None = None,
     t0_ns: int | None = None,
 ) -> KeyVerdict:
-    """Check one key's operations (already filtered to that key)."""
+    """Check one key's operations (already filtered to that key).
+
+    ``max_steps`` bounds the search; ``shrink_steps`` bounds shrinking the
+    excerpt of a failing key (default: ``max_steps`` as well).
+    """
     model = model or RegisterModel()
+    initial = freeze(model.initial)
     kops, _dropped = _prepare_key(ops, model)
     t0 = min((o.invoke_ns for o in ops), default=0) if t0_ns is None else t0_ns
-    search = _search(kops, freeze(model.initial), max_steps)
+    unwritten = _unwritten_read(kops, initial)
+    if unwritten is not None:
+        read, late = unwritten
+        evidence = [read] if late is None else sorted([read, late], key=lambda k: k.call)
+        excerpt = tuple(k.op for k in evidence)
+        if _excerpt_holds(_renumber(evidence), initial, _Explained(kops, initial), max_steps):
+            return KeyVerdict(key, False, tuple(ops), excerpt, _explain_unwritten(key, read, late, t0), 0)
+    search = _search(kops, initial, max_steps)
     if search.linearizable is not False:
         return KeyVerdict(key, search.linearizable, tuple(ops), steps=search.steps)
-    small = _shrink(kops, freeze(model.initial), search, shrink_steps)
-    small = _renumber(small)
-    again = _search(small, freeze(model.initial), max_steps, canonical=False)
-    if again.linearizable is not False:  # defensive: fall back to the whole key
-        small, again = _renumber(kops), search
+    small = _renumber(_shrink(kops, initial, search, max_steps if shrink_steps is None else shrink_steps))
+    again = _search(small, initial, max_steps, canonical=False)
+    if again.linearizable is not False or not _Explained(kops, initial)(small):
+        small, again = _renumber(kops), search  # defensive: fall back to the whole key
     excerpt = tuple(k.op for k in small)
     return KeyVerdict(key, False, tuple(ops), excerpt, _explain(key, small, again, t0), search.steps)
+
+
+def _excerpt_holds(small: Sequence[_KOp], initial: Any, explained: _Explained, max_steps: int) -> bool:
+    """Is this excerpt fit to print: a violation on its own, every explainable read explained?"""
+    return explained(small) and _search(small, initial, max_steps, canonical=False).linearizable is False
 
 
 def check_linearizable(
@@ -592,9 +724,12 @@ def check_linearizable(
     model: RegisterModel | None = None,
     *,
     max_steps: int = 2_000_000,
-    shrink_steps: int = 1_000_000,
+    shrink_steps: int | None = None,
 ) -> CheckResult:
     """Is the register/map history linearizable?  One search per key.
+
+    ``max_steps`` is the search budget per key, and (unless ``shrink_steps``
+    says otherwise) the budget for shrinking a failing key's excerpt.
 
     ``history`` is a :class:`~pipeline.checker.history.History` or any iterable of ops;
     ops whose name the model does not know, and ops without a key (whole-map

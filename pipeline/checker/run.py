@@ -34,8 +34,13 @@ def check_all(
     final_read: str = FINAL_READ,
     only: Iterable[str] | None = None,
     max_steps: int = 2_000_000,
+    shrink_steps: int | None = None,
 ) -> CheckReport:
-    """Every applicable checker's result; ``only`` restricts (and forces) the set."""
+    """Every applicable checker's result; ``only`` restricts (and forces) the set.
+
+    ``max_steps`` (and ``shrink_steps``, default ``max_steps``) are the
+    linearizability checker's search and excerpt-shrinking budgets per key.
+    """
     if not isinstance(history, History):
         history = History.from_ops(list(history))
     register = register or RegisterModel()
@@ -52,7 +57,7 @@ def check_all(
         (
             "linearizable",
             bool(names & register.names()),
-            lambda: check_linearizable(history, register, max_steps=max_steps),
+            lambda: check_linearizable(history, register, max_steps=max_steps, shrink_steps=shrink_steps),
         ),
         ("lost_writes", final_read in names, lambda: check_no_lost_writes(history, register, final_read=final_read)),
         ("auctions", bool(names & auctions.names()), lambda: check_auctions(history, auctions)),

@@ -77,3 +77,25 @@ def multinode(session: nox.Session) -> None:
     """Replicated-cluster suites: partitions, crashes, restarts, checked from recorded histories."""
     _install(session)
     _pytest(session, "multinode", "suites/multinode")
+
+
+@nox.session
+def performance(session: nox.Session) -> None:
+    """The seed's four workload patterns in Locust against a fresh 3-node cluster each, gated and plotted.
+
+    CI scale by default (about 25 s a pattern); ``-- --full`` for the seed's durations, ``-- --pattern NAME``,
+    ``--duration S``, ``--users N``, ``--seed N``, ``--processes N`` (``python -m pipeline.load --help``).
+    Writes ``reports/performance.xml`` and ``reports/performance/<pattern>/``.
+    """
+    _install(session)
+    REPORTS.mkdir(exist_ok=True)
+    # exit 3 (nothing failed, the measurement is not trusted) is a clean run: the gate reads
+    # pipeline.trusted=false from the report and says unknown; exit 1 (a criterion failed) fails
+    session.run(
+        "python",
+        "-m",
+        "pipeline.load",
+        *session.posargs,
+        env={"PIPELINE_STAGE": "performance", "PIPELINE_REPORTS": str(REPORTS)},
+        success_codes=[0, 3],
+    )

@@ -115,7 +115,11 @@ def assess(
         reasons.append(f"{failing} failed test{'s' if failing > 1 else ''}: {_names(report.failed)}")
     elif run.exit_code not in (None, 0):
         reasons.append(f"{exit_note} although its JUnit report shows no failing test")
-    reasons += [f"threshold {c.threshold!r} not met: {c.detail}" for c in checks if not c.passed]
+    misses = [f"threshold {c.threshold!r} not met: {c.detail}" for c in checks if not c.passed]
+    if report.trusted:
+        reasons += misses
+    # else: a measurement the stage itself does not trust judges nothing, either way: the
+    # verdict is unknown (below), and the misses are said as what they are, not as failures
     flaky_note = (
         f"{len(report.flaky)} flaky test{'s' if len(report.flaky) > 1 else ''} "
         f"(failed, then passed on rerun): {_names(report.flaky)}"
@@ -133,6 +137,8 @@ def assess(
         else []
     )
     untrusted += [f"measurement unreadable: {bad}" for bad in report.bad_metrics]
+    if not report.trusted and misses:
+        untrusted.append("not judged, since the measurement is not trusted: " + "; ".join(misses))
     if untrusted:
         status = "unknown"
         notes += [(UNKNOWN if severity == FAIL else WARN, msg) for msg in untrusted]

@@ -136,7 +136,8 @@ def terminal(verdict: Verdict, meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown(verdict: Verdict, meta: dict) -> str:
+def markdown(verdict: Verdict, meta: dict, plots: tuple[str, ...] = ()) -> str:
+    """``plots``: pictures the stages drew, as paths relative to the summary's folder."""
     mark = _MARK[verdict.verdict]
     lines = [f"## {mark} Pipeline verdict: **{verdict.verdict.upper()}**", ""]
     lines.append(
@@ -162,7 +163,15 @@ def markdown(verdict: Verdict, meta: dict) -> str:
         lines += [
             f"- {_SEVERITY_MARK[f.severity]} **{f.severity}** `{f.stage}`: {_md(f.message)}" for f in verdict.findings
         ]
+    if plots:
+        lines += ["", "### Plots", ""]
+        lines += [f"- [{_md(plot)}]({plot})" for plot in plots]
     return "\n".join(lines) + "\n"
+
+
+def plots_in(reports: Path) -> tuple[str, ...]:
+    """The PNGs stages left in their folders (``performance/<pattern>/*.png``, ...), relative to ``reports``."""
+    return tuple(sorted(p.relative_to(reports).as_posix() for p in reports.glob("*/*/*.png")))
 
 
 def _ref(meta: dict, md: bool = False) -> str:
@@ -179,6 +188,6 @@ def _md(text: str) -> str:
 def write(verdict: Verdict, meta: dict, reports: Path, root: Path | None = None) -> tuple[Path, Path]:
     reports.mkdir(parents=True, exist_ok=True)
     md, js = reports / "summary.md", reports / "summary.json"
-    md.write_text(markdown(verdict, meta), encoding="utf-8")
+    md.write_text(markdown(verdict, meta, plots_in(reports)), encoding="utf-8")
     js.write_text(json.dumps(to_json(verdict, meta, root), indent=2) + "\n", encoding="utf-8")
     return md, js

@@ -214,3 +214,12 @@ def test_missing_warned_is_a_skipped_case_and_failed_is_a_failure():
     assert junit_cases(judge((warned,)))[0].outcome == "skipped"
     assert junit_cases(judge((failed,)))[0].outcome == "failure"
     assert junit_cases(judge((failed,)))[0].message == "missing: no nox session 's' in noxfile.py"
+
+
+def test_an_untrusted_measurement_is_unknown_even_when_a_threshold_is_missed():
+    """A saturated load generator measures itself: its numbers neither pass nor fail the service."""
+    a = assess(stage("throughput_ops >= 5000"), "required", ok(), report("performance_untrusted.xml"), FEATURE)
+    assert a.status == "unknown" and not a.blocks
+    assert "load generator saturated" in a.reason
+    assert "not judged, since the measurement is not trusted: threshold throughput_ops >= 5000 not met" in a.reason
+    assert judge((a,)).exit_code == EXIT_UNKNOWN

@@ -122,3 +122,12 @@ def test_write_creates_both_files(verdict, tmp_path):
     md, js = summary.write(verdict, META, tmp_path / "reports", DATA)
     assert md.read_text().startswith("## ❌")
     assert json.loads(js.read_text())["verdict"] == "fail"
+
+
+def test_markdown_links_the_plots_the_stages_drew(tmp_path):
+    (tmp_path / "performance" / "hft").mkdir(parents=True)
+    (tmp_path / "performance" / "hft" / "hft.png").write_bytes(b"\x89PNG")
+    (tmp_path / "stray.png").write_bytes(b"\x89PNG")  # not a stage's: not listed
+    assert summary.plots_in(tmp_path) == ("performance/hft/hft.png",)
+    text = summary.markdown(judge(()), {"branch_type": "main"}, summary.plots_in(tmp_path))
+    assert "### Plots" in text and "- [performance/hft/hft.png](performance/hft/hft.png)" in text

@@ -1,0 +1,279 @@
+"""One pattern's results: Locust's statistics, the nodes' telemetry, the
+criteria and whether the measurement can be trusted.
+
+Metrics (the names thresholds use):
+
+=====================  ===========================================================
+``avg_ms`` ...         Locust's overall (``Aggregated``) average, p50, p95, p99
+``error_rate``         failures / requests, overall
+``throughput_ops``     Locust's overall requests per second (every request)
+``target_ops``         the pattern's target (users x per-user rate)
+``achieved_ops``       requests per second of the pattern's own operations
+``throughput_ratio``   ``achieved_ops / target_ops``
+``memory_ratio``       the largest node RSS over the node memory limit (the node
+                       spec's ``memory_mb``), else over the machine's memory
+``node_cpu_percent``   the busiest node's mean CPU (% of one core)
+``generator_cpu_percent``  the Locust processes' mean CPU (% of one core)
+``host_cpu_percent``   the whole machine's mean CPU (% of one core, summed over cores)
+``other_cpu_percent``  what of it was neither the nodes nor Locust (the kernel, the sampler,
+                       whatever else shares the machine: a noisy host shows here)
+=====================  ===========================================================
+
+Trust.  A run that measured the load generator or the neighbours instead of
+the service is *untrusted* (the gate says ``unknown``, never pass or fail):
+
+* Locust warned about its own CPU (``CPU usage above 90%``);
+* the achieved rate stayed under ``generator_bound_ratio`` of the target and no
+  node ran out of CPU (``node_cpu_busy_percent``), and either the machine was
+  full (90 % of its cores) with Locust or other processes using more of it than
+  the nodes, or it was not full and the service's latency would have allowed
+  the target (users / average time per operation, Little's law);
+* a criterion failed while processes outside the run (``other_cpu_percent``)
+  used ``host_other_cpu_percent`` of a core or more on average: a noisy host.
+
+A shortfall the nodes' CPU or latency explains is a fair measurement of a slow
+service: a fail.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+from pipeline.load.config import LoadConfig, PatternConfig
+from pipeline.load.stats import AGGREGATED, OpStats
+from pipeline.load.telemetry import GENERATOR, HOST, OTHERS, NodeSummary
+from pipeline.report.threshold import Check, Threshold, check_all, number
+
+__all__ = ["PatternResult", "evaluate", "stage_metrics", "CPU_WARNING", "memory_limit"]
+
+CPU_WARNING = re.compile(r"CPU usage (above|was too high|threshold was exceeded)", re.IGNORECASE)
+_WORSE_HIGH = ("<", "<=")
+
+
+@dataclass
+class PatternResult:
+    pattern: PatternConfig
+    duration_s: float
+    ops: dict[str, OpStats]
+    overall: OpStats | None
+    extra: dict[str, OpStats]
+    nodes: dict[str, NodeSummary]
+    metrics: dict[str, float]
+    memory_basis: str
+    checks: tuple[Check, ...] = ()
+    trusted: bool = True
+    untrusted_reason: str = ""
+    error: str = ""  # the run itself failed (Locust did not start, the cluster did not come up, ...)
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.pattern.name
+
+    @property
+    def passed(self) -> bool:
+        return not self.error and all(c.passed for c in self.checks)
+
+    @property
+    def verdict(self) -> str:
+        if self.error:
+            return "error"
+        if not self.trusted:
+            return "unknown"
+        return "pass" if self.passed else "fail"
+
+    def achieved(self, op: str) -> float:
+        stats = self.ops.get(op)
+        return stats.rps if stats is not None and math.isfinite(stats.rps) else 0.0
+
+
+def memory_limit(config: LoadConfig) -> tuple[float, str]:
+    """(bytes, basis): the node spec's memory limit, else the machine's memory."""
+    if config.memory_mb:
+        return config.memory_mb * 1024 * 1024, f"node memory limit ({config.memory_mb} MiB, resources.memory_mb)"
+    total = psutil.virtual_memory().total
+    return float(total), f"machine memory ({total / 2**30:.1f} GiB; the nodes have no memory limit)"
+
+
+def evaluate(
+    config: LoadConfig,
+    pattern: PatternConfig,
+    stats: dict[str, OpStats],
+    nodes: dict[str, NodeSummary],
+    *,
+    duration_s: float,
+    locust_output: str = "",
+    thresholds: tuple[Threshold, ...] | None = None,
+    limit: tuple[float, str] | None = None,
+    workers: int = 1,
+) -> PatternResult:
+    """Metrics, criteria and trust of one finished pattern."""
+    ops = {op: stats[op] for op, _ in pattern.operations if op in stats}
+    overall = stats.get(AGGREGATED)
+    extra = {n: s for n, s in stats.items() if n != AGGREGATED and n not in ops}
+    limit_bytes, basis = limit or memory_limit(config)
+    service = {n: s for n, s in nodes.items() if n not in (HOST, GENERATOR, OTHERS)}
+    rss_max = max((s.rss_max for s in service.values() if math.isfinite(s.rss_max)), default=math.nan)
+    cpu_busiest = max((s.cpu_mean for s in service.values() if math.isfinite(s.cpu_mean)), default=math.nan)
+    generator = nodes.get(GENERATOR)
+    achieved = sum(s.rps for s in ops.values() if math.isfinite(s.rps))
+    target = pattern.target_ops
+    metrics: dict[str, float] = {
+        "target_ops": target,
+        "achieved_ops": achieved,
+        "throughput_ratio": achieved / target if target else math.nan,
+        "memory_ratio": rss_max / limit_bytes if limit_bytes else math.nan,
+        "node_rss_max_mb": rss_max / 2**20,
+        "node_cpu_percent": cpu_busiest,
+        "generator_cpu_percent": generator.cpu_mean if generator else math.nan,
+        "host_cpu_percent": nodes[HOST].cpu_mean if HOST in nodes else math.nan,
+        "users": float(pattern.users),
+        "duration_s": duration_s,
+    }
+    if overall is not None:
+        metrics.update(
+            avg_ms=overall.avg_ms,
+            p50_ms=overall.p50_ms,
+            p95_ms=overall.p95_ms,
+            p99_ms=overall.p99_ms,
+            error_rate=overall.error_rate,
+            throughput_ops=overall.rps,
+            requests=float(overall.requests),
+            failures=float(overall.failures),
+        )
+    metrics["nodes_cpu_percent"] = sum(s.cpu_mean for s in service.values() if math.isfinite(s.cpu_mean))
+    metrics["other_cpu_percent"] = nodes[OTHERS].cpu_mean if OTHERS in nodes else math.nan
+    metrics = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+    result = PatternResult(pattern, duration_s, ops, overall, extra, nodes, metrics, basis)
+    result.checks = check_all(thresholds if thresholds is not None else pattern.thresholds, metrics)
+    result.trusted, result.untrusted_reason = _trust(
+        config, pattern, result, locust_output, cpu_busiest, workers=workers
+    )
+    return result
+
+
+def _trust(
+    config: LoadConfig,
+    pattern: PatternConfig,
+    result: PatternResult,
+    output: str,
+    cpu_busiest: float,
+    *,
+    workers: int = 1,
+) -> tuple[bool, str]:
+    name = pattern.name
+    warning = CPU_WARNING.search(output or "")
+    if warning:
+        line = next((ln.strip() for ln in output.splitlines() if warning.group(0) in ln), warning.group(0))
+        return False, f"{name}: the load generator was the bottleneck: Locust said {line[-160:]!r}"
+    overall = result.overall
+    if overall is None or overall.requests == 0:
+        return False, f"{name}: Locust recorded no requests, nothing was measured"
+    m = result.metrics
+    ratio = m.get("throughput_ratio", 0.0)
+    nodes_cpu = m.get("nodes_cpu_percent", math.nan)
+    generator = m.get("generator_cpu_percent", math.nan)
+    other = m.get("other_cpu_percent", math.nan)
+    host = m.get("host_cpu_percent", math.nan)
+    capacity = 100.0 * (os.cpu_count() or 1)
+    noisy = config.host_other_cpu_percent > 0 and math.isfinite(other) and other >= config.host_other_cpu_percent
+    cpu = (
+        f"machine {host:.0f}% of {capacity:.0f}%: nodes {nodes_cpu:.0f}%, Locust {generator:.0f}%, "
+        f"other processes {other:.0f}%"
+    )
+    failing = [
+        f"{c.threshold!r} (measured {number(round(c.measured, 4))})"
+        for c in result.checks
+        if not c.passed and c.measured is not None
+    ]
+    if ratio >= config.generator_bound_ratio:
+        if failing and noisy:
+            return False, (
+                f"{name}: a noisy host: other processes used {other:.0f}% of a core on average "
+                f"(>= {config.host_other_cpu_percent:.0f}%) while {', '.join(failing)} failed; {cpu}"
+            )
+        return True, ""
+    short = (
+        f"achieved {m.get('achieved_ops', 0):.1f} of {pattern.target_ops:.1f} ops/s "
+        f"({ratio:.0%} < {config.generator_bound_ratio:.0%})"
+    )
+    if math.isfinite(cpu_busiest) and cpu_busiest >= config.node_cpu_busy_percent:
+        return True, ""  # a node ran out of CPU: the service is the bottleneck
+    if math.isfinite(host) and host >= 0.9 * capacity:
+        # the machine was full: whoever used most of it held the rate back
+        largest = max(
+            (nodes_cpu, "nodes"),
+            (generator, "generator"),
+            (other, "others"),
+            key=lambda x: x[0] if math.isfinite(x[0]) else -1,
+        )[1]
+        if largest == "nodes":
+            return True, ""
+        if largest == "generator" or (math.isfinite(generator) and generator >= 90.0 * max(1, workers)):
+            return False, f"{name}: the load generator was the bottleneck: {short}; {cpu}"
+        return False, f"{name}: a noisy host held the rate back: {short}; {cpu}"
+    # Little's law: with U users each running one operation at a time, the rate the
+    # service's latency allows is U / (time per operation).
+    own = sum(s.requests for s in result.ops.values())
+    per_op_ms = overall.avg_ms * (overall.requests / own) if own else math.inf
+    allowed = pattern.users * 1000.0 / per_op_ms if per_op_ms > 0 else math.inf
+    if allowed < pattern.target_ops * config.generator_bound_ratio:
+        if noisy:
+            return False, f"{name}: a noisy host: {short} with the service's latency; {cpu}"
+        return True, ""  # the service's latency held the rate back: a fair measurement of a slow service
+    busy = "unknown" if not math.isfinite(cpu_busiest) else f"{cpu_busiest:.0f}%"
+    return False, (
+        f"{name}: the load generator was the bottleneck: {short} while the busiest node used {busy} "
+        f"of a core (< {config.node_cpu_busy_percent:.0f}%) and latency allowed {allowed:.0f} ops/s; "
+        f"{cpu}"
+    )
+
+
+def stage_metrics(results: list[PatternResult], stage_thresholds: tuple[Threshold, ...]) -> dict[str, float]:
+    """The stage-level metrics the gate checks ``[stages.performance].thresholds``
+    against: for each metric, the worst value (by the threshold's direction) among
+    the trusted patterns that are judged on it; when none of those is trusted, the
+    worst among the patterns judged on it; when no pattern is judged on it, the
+    worst among the (trusted, else all) patterns that measured it."""
+    out: dict[str, float] = {}
+    # which way is worse: the stage's thresholds say, else the patterns' own, else higher is worse
+    direction = {c.threshold.metric: c.threshold.op for r in results for c in r.checks}
+    direction.update({t.metric: t.op for t in stage_thresholds})
+    for rate in ("throughput_ops", "achieved_ops", "throughput_ratio"):
+        direction.setdefault(rate, ">=")
+    names = sorted({k for r in results for k in r.metrics})
+    for metric in names:
+        op = direction.get(metric, "<")
+        measured = [r for r in results if not r.error and metric in r.metrics]
+        judged = [r for r in measured if any(c.threshold.metric == metric for c in r.checks)]
+        pool = (
+            [r for r in judged if r.trusted]
+            or judged  # judged, but not trusted: still the pattern's value, never another pattern's
+            or [r for r in measured if r.trusted]
+            or measured
+        )
+        values = [r.metrics[metric] for r in pool]
+        if values:
+            out[metric] = max(values) if op in _WORSE_HIGH or op in ("==", "!=") else min(values)
+    return out
+
+
+def describe(check: Check, unit: str = "") -> str:
+    """``measured 612 ms; threshold p95_ms < 500``."""
+    if check.measured is None:
+        return f"not measured; threshold {check.threshold!r}"
+    return f"measured {number(round(check.measured, 4))}{unit}; threshold {check.threshold!r}"
+
+
+def unit_of(metric: str) -> str:
+    return " ms" if metric.endswith("_ms") else " ops/s" if metric.endswith("_ops") else ""
+
+
+def as_table_row(result: PatternResult) -> dict[str, Any]:
+    return {"pattern": result.name, "verdict": result.verdict, **result.metrics}

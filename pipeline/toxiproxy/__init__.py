@@ -63,8 +63,18 @@ Public API (what ``pipeline/cluster/links.py`` and ``pipeline/faults/network.py`
 Toxics (Toxiproxy 2.x units): latency(latency, jitter ms), bandwidth(rate KB/s,
 1 KB = 1000 B; 0 holds data), slow_close(delay ms), timeout(timeout ms; 0 =
 blackhole until removed), reset_peer(timeout ms, RST on first data),
-slicer(average_size, size_variation bytes, delay µs), limit_data(bytes).
-Toxicity is rolled once per connection and direction from the seeded RNG.
+slicer(average_size, size_variation bytes, delay µs), limit_data(bytes), noop.
+Toxicity is rolled per connection and direction from the seeded RNG, and again
+on every update of the toxic (Toxiproxy restarts a toxic when it is updated).
+
+Interchangeable with a real Toxiproxy 2.x wherever a client can tell: bodies
+are read as its Go decoder reads them (``gojson``), a FIN from either side
+closes both sockets (no half-close), toxics list upstream first.  Deliberate
+differences, each refusing or containing something that would hurt users on
+the real server: names with ``/`` (or ``.``/``..``) are refused, a negative
+bandwidth rate and a slicer average_size < 1 are refused, an empty listen
+host binds 127.0.0.1 rather than every interface, bodies over 64 MiB get a
+JSON 413, and a refused PATCH changes nothing.
 """
 
 from .client import (

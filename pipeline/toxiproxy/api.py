@@ -5,6 +5,11 @@ proxy and for populate, 200 for a created/updated toxic, 204 for deletes and
 reset, 404/409 for missing/duplicate names and 400 with
 ``{"error": ..., "status": 400}`` for a bad body.  POST and PATCH both update
 a proxy or toxic (Toxiproxy accepts both; POST is its deprecated spelling).
+
+Bodies are read as Toxiproxy's Go decoder reads them (``gojson``).  Toxiproxy
+sets no size limit (20 MiB measured); this server takes up to
+``MAX_BODY`` bytes and answers a larger body with a 413 in the API's error
+shape, so one runaway request cannot eat the CI machine's memory.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import orjson
 from aiohttp import web
 
+from . import gojson
 from .errors import ApiError
 from .server import VERSION, ToxiproxyServer
 
@@ -21,6 +27,8 @@ log = logging.getLogger("pipeline.toxiproxy.api")
 
 _JSON = "application/json"
 SERVER_KEY = web.AppKey("toxiproxy", ToxiproxyServer)
+#: Largest request body read (aiohttp's default of 1 MiB is far below what Toxiproxy takes).
+MAX_BODY = 64 << 20
 
 
 def _json(data, status: int = 200) -> web.Response:
@@ -31,16 +39,9 @@ def _error(exc: ApiError) -> web.Response:
     return _json(exc.to_json(), exc.status)
 
 
-async def _body(request: web.Request, *, required: bool = True):
-    raw = await request.read()
-    if not raw.strip():
-        if required:
-            raise ApiError(400, "bad request body: EOF", field="body")
-        return {}
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, f"bad request body: {exc}", field="body") from None
+async def _body(request: web.Request):
+    """The request's first JSON value (``None`` for a ``null`` body); 400 ``EOF`` if empty."""
+    return gojson.decode(await request.read())
 
 
 @web.middleware
@@ -52,8 +53,16 @@ async def _errors(request: web.Request, handler):
         return await handler(request)
     except ApiError as exc:
         return _error(exc)
+    except web.HTTPRequestEntityTooLarge as exc:
+        message = f"bad request body: larger than {MAX_BODY} bytes, the most this server reads"
+        return _json({"error": message, "status": exc.status}, exc.status)
+    except web.HTTPNotFound:
+        # No route: Toxiproxy's router (gorilla/mux) answers Go's plain NotFound page.
+        return web.Response(status=404, text="404 page not found\n")
+    except web.HTTPMethodNotAllowed:
+        return web.Response(status=405)  # gorilla/mux: the status, no body
     except web.HTTPException as exc:
-        if exc.status in (404, 405):
+        if exc.status >= 400:
             return _json({"error": exc.reason.lower(), "status": exc.status}, exc.status)
         raise
     except Exception as exc:  # noqa: BLE001 - the API must answer, not die
@@ -66,7 +75,8 @@ def _srv(request: web.Request) -> ToxiproxyServer:
 
 
 async def proxy_index(request):
-    return _json({name: p.to_json() for name, p in _srv(request).proxies.items()})
+    proxies = _srv(request).proxies
+    return _json({name: proxies[name].to_json() for name in sorted(proxies)})  # Go sorts map keys
 
 
 async def proxy_create(request):
@@ -100,7 +110,7 @@ async def proxy_delete(request):
 
 async def toxic_index(request):
     proxy = _srv(request).get_proxy(request.match_info["proxy"])
-    return _json([t.to_json() for t in proxy.toxics.values()])
+    return _json([t.to_json() for t in proxy.toxic_list()])
 
 
 async def toxic_create(request):
@@ -139,7 +149,7 @@ async def version(request):
 
 
 def make_app(server: ToxiproxyServer) -> web.Application:
-    app = web.Application(middlewares=[_errors])
+    app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY)
     app[SERVER_KEY] = server
     r = app.router
     r.add_post("/reset", reset)

@@ -41,19 +41,27 @@ class _Echo(asyncio.Protocol):
         self.t.write(data)
 
 
+#: Ends a stream run: the data is all zero bytes, so this byte can only be the end.
+_END = b"\x01"
+
+
 class _Sink(asyncio.Protocol):
-    """Counts bytes until EOF, then answers the count (8 bytes) and closes."""
+    """Counts bytes until the ``_END`` byte, then answers the count (8 bytes).
+
+    Not "until EOF": Toxiproxy (and so the embedded server) closes both sides
+    when a client half-closes, so an answer sent after the client's FIN would
+    never arrive.
+    """
 
     def connection_made(self, transport):
         self.t, self.n = transport, 0
 
     def data_received(self, data):
-        self.n += len(data)
-
-    def eof_received(self):
-        self.t.write(self.n.to_bytes(8, "big"))
-        self.t.close()
-        return True
+        if data.endswith(_END):
+            self.n += len(data) - 1
+            self.t.write(self.n.to_bytes(8, "big"))
+        else:
+            self.n += len(data)
 
 
 async def _serve() -> None:
@@ -128,7 +136,7 @@ def stream(port: int, megabytes: int, budget: float) -> dict:
         while sent < megabytes * CHUNK and time.perf_counter() < end:
             s.sendall(block)
             sent += CHUNK
-        s.shutdown(socket.SHUT_WR)
+        s.sendall(_END)
         got = int.from_bytes(_recv_exact(s, 8), "big")
         elapsed = time.perf_counter() - t0
     if got != sent:

@@ -19,6 +19,7 @@ has quirks a fault layer cannot live with; this wrapper keeps its transport
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 from urllib.parse import quote, urlsplit
@@ -122,13 +123,21 @@ def _q(name: str) -> str:
     return quote(name, safe="")
 
 
+#: Go's ``json.UnmarshalTypeError``: "... into Go struct field LatencyToxic.attributes.latency of type int64".
+_GO_FIELD = re.compile(r"into Go struct field [\w.\[\]*]*?\.?((?:attributes\.)?\w+) of type")
+
+
 def _field_of(message: str) -> str | None:
-    """Pull the field name out of Toxiproxy-style 400 messages."""
+    """Pull the field name out of Toxiproxy-style 400 messages (the real server's and the embedded one's)."""
+    go = _GO_FIELD.search(message)
+    if go:
+        return go.group(1).lower()
     for prefix in ("missing required field: ", "bad request body: "):
         if message.startswith(prefix):
             rest = message[len(prefix) :]
             head = rest.split(":", 1)[0].split(" at proxy")[0].strip()
-            return head or None
+            # "bad request body: EOF", "... json: cannot unmarshal ...": the body as a whole
+            return head if re.fullmatch(r"[a-z_]+(\.[a-z_]+)*", head) and head != "json" else "body"
     if message.startswith("stream was invalid"):
         return "stream"
     if message.startswith("invalid toxic type"):

@@ -8,9 +8,15 @@ microseconds.  When a toxic applies, chunks go through a chain of stages
 has flushed, the link drops back to the fast path.  Order is preserved across
 every switch because a path change happens only when nothing is queued ahead.
 
-Ends of stream: a peer's FIN is passed on as a half-close (``write_eof``); the
-connection is closed once both directions have ended.  Toxic-made ends are a
-full close (``CLOSE``) or an RST (``RESET``: SO_LINGER 0, then abort).
+Ends of stream, as Toxiproxy 2.x ends them (its links ``io.Copy`` and then
+``Close()`` the destination; it never half-closes): when a link's source ends
+(the peer's FIN, or a toxic's ``CLOSE``), what the link holds is delivered,
+then its destination socket is *closed*, not shut down for writing.  Nothing
+more is read from that socket, so the other direction's source has ended
+too: that link delivers what it holds and closes its destination.  A client
+that half-closes (``SHUT_WR``) therefore loses any reply sent after its FIN
+reached the server, exactly as through the real Toxiproxy.  ``RESET`` (from
+``reset_peer``) is an RST on both sockets (SO_LINGER 0, then abort).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from time import monotonic
 from typing import Protocol
 
 from .pipe import CLOSE, EOF, Marker, Pipe
-from .toxics import STAGES, Stage, ToxicSpec
+from .toxics import PASSIVE, STAGES, Stage, ToxicSpec
 
 log = logging.getLogger("pipeline.toxiproxy")
 
@@ -173,6 +179,13 @@ class Link:
             self.add_toxic(spec)
         if not self.chain:
             self._set_fast(True)
+
+    def replay_early(self) -> None:
+        """Pass on what the source sent before the connection was wired.
+
+        Called once *both* links are started: an early EOF ends this link,
+        which ends the other one too (``Connection.link_finished``).
+        """
         early, self.src.early = self.src.early, []
         for data in early:
             self.src.data_received(data)
@@ -266,22 +279,18 @@ class Link:
             self.writer = None
 
     def _on_marker(self, marker: Marker) -> None:
-        if marker is EOF:
+        if marker is EOF or marker is CLOSE:
             self._finish_eof()
-        elif marker is CLOSE:
-            self.conn.close()
         else:
             self.conn.reset()
 
     def _finish_eof(self) -> None:
+        """This direction ended: close the destination (after its buffered bytes), as Toxiproxy does."""
         self.finished = True
         self._set_fast(False)
-        try:
-            if self.dst.can_write_eof() and not self.dst.is_closing():
-                self.dst.write_eof()
-        except (OSError, RuntimeError):
-            pass
-        self.conn.link_finished()
+        if not self.dst.is_closing():
+            self.dst.close()  # flushes what the transport buffered, then closes: never a half-close
+        self.conn.link_finished(self)
 
     # ---------------------------------------------------------------- toxics
     def add_toxic(self, spec: ToxicSpec) -> None:
@@ -290,14 +299,14 @@ class Link:
         if entry.active:
             self._activate(entry)
 
-    def update_toxic(self, spec: ToxicSpec, toxicity_changed: bool) -> None:
-        """Toxicity is rolled once per connection and direction; re-rolled only
-        when the toxicity itself changes."""
+    def update_toxic(self, spec: ToxicSpec) -> None:
+        """Toxiproxy restarts a toxic on every update, rolling its toxicity
+        again (from this link's seeded RNG here, so a run still replays)."""
         entry = self.entries.get(spec.name)
         if entry is None:
             return
         entry.spec = spec
-        active = self.rng.random() < spec.toxicity if toxicity_changed else entry.active
+        active = self.rng.random() < spec.toxicity
         if entry.stage is not None and active:
             entry.stage.update(spec.attributes)
         elif entry.stage is not None:
@@ -314,6 +323,8 @@ class Link:
     def _activate(self, entry: _Entry) -> None:
         if self.finished or (self.fast and self.eof_seen):
             return  # the stream already ended: nothing left to poison
+        if entry.spec.type in PASSIVE:
+            return  # noop: no stage, the data stays on whatever path it is on
         pos = sum(1 for s in self.chain if s.order < entry.spec.order)
         out = self.chain[pos].inq if pos < len(self.chain) else self.writer_pipe
         stage = STAGES[entry.spec.type](self, entry.spec, out)
@@ -376,16 +387,25 @@ class Connection:
         upstream.conn = self
 
     def start(self) -> None:
-        toxics = list(self.proxy.toxics.values())
-        self.up.start([t for t in toxics if t.stream == "upstream"])
-        self.down.start([t for t in toxics if t.stream == "downstream"])
-        self.client.connected().resume_reading()
-        self.upstream.connected().resume_reading()
+        toxics = sorted(self.proxy.toxics.values(), key=ToxicSpec.sort_key)
+        self.up.start([t for t in toxics if t.direction == "upstream"])
+        self.down.start([t for t in toxics if t.direction == "downstream"])
+        self.up.replay_early()
+        self.down.replay_early()
+        for side in (self.client, self.upstream):
+            transport = side.connected()
+            if not self.closed and not transport.is_closing():
+                transport.resume_reading()
 
     def link_for(self, stream: str) -> Link:
         return self.up if stream == "upstream" else self.down
 
-    def link_finished(self) -> None:
+    def link_finished(self, link: Link | None = None) -> None:
+        """A direction ended.  The socket it closed was the other direction's
+        source, so that one ends too (delivering what it holds first)."""
+        if link is not None:
+            other = self.down if link is self.up else self.up
+            other.feed_end()
         if self.up.finished and self.down.finished:
             self.close()
 
@@ -394,8 +414,8 @@ class Connection:
             return
         # The client's socket feeds ``up`` and is written by ``down``; the upstream's the other way round.
         reader, writer = (self.up, self.down) if side is self.client else (self.down, self.up)
-        reader.feed_end()  # nothing more will be read from it
         writer.stop()  # nothing more can be written to it
+        reader.feed_end()  # nothing more will be read from it
         self.link_finished()
 
     def _teardown(self) -> bool:

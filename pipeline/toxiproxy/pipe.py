@@ -15,7 +15,7 @@ from collections import deque
 
 
 class Marker:
-    """End of a direction: EOF (half-close), CLOSE (full close), RESET (RST)."""
+    """End of a direction: EOF (the source ended), CLOSE (a toxic ended it), RESET (RST)."""
 
     __slots__ = ("name",)
 

@@ -4,6 +4,14 @@ Why separate from ``api.py``: the HTTP layer only parses JSON and maps
 ``ApiError`` to responses; everything with semantics (defaults, conflicts,
 restarts on listen/upstream change, populate's compare-and-replace, reset)
 lives here and can be driven directly from Python in the same event loop.
+
+What a body may hold is what Toxiproxy's Go decoding lets through (see
+``gojson``): ``listen`` is checked only when the proxy binds (a 500, as
+Toxiproxy's ``net.Listen`` error) and ``upstream`` only when a connection
+dials it (the client is closed).  Deliberate differences, each protecting
+users from something the real server would do to them: an empty listen host
+binds 127.0.0.1, not every interface; names with ``/`` (or ``.``/``..``)
+are refused (``toxics.check_name``).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import logging
 import random
 import socket
 
+from . import gojson
 from .errors import (
     PROXY_EXISTS,
     PROXY_NOT_FOUND,
@@ -24,29 +33,41 @@ from .errors import (
     missing_field,
 )
 from .link import Connection, Side, tune_socket
-from .toxics import ToxicSpec, parse_toxic, validate_attributes, validate_toxicity
+from .toxics import ToxicSpec, check_name, parse_toxic, validate_attributes
 
 log = logging.getLogger("pipeline.toxiproxy")
 
 VERSION = "2.12.0"
-DEFAULT_LISTEN = "127.0.0.1:0"
 
 
-def split_hostport(value, field: str, *, allow_zero: bool) -> tuple[str, int]:
-    """Parse ``host:port`` / ``[v6]:port``; 400 naming ``field`` if malformed."""
-    if not isinstance(value, str) or not value:
-        raise bad_request(field, f"must be a 'host:port' string, got {value!r}")
+def split_hostport(value: str) -> tuple[str, int]:
+    """Parse ``host:port`` / ``[v6]:port`` (a service name is a port, as Go allows).
+
+    Raises ``ValueError`` worded like Go's ``net`` errors.  An empty host (and
+    an empty address) means 127.0.0.1 here, where Toxiproxy would bind every
+    interface: a deliberate difference, so nothing is exposed by accident.
+    """
+    if value == "":
+        return "127.0.0.1", 0
     host, sep, port_s = value.rpartition(":")
-    if not sep or not port_s.isdigit():
-        raise bad_request(field, f"must be 'host:port', got {value!r}")
-    port = int(port_s)
-    if not (0 if allow_zero else 1) <= port <= 65535:
-        raise bad_request(field, f"port out of range in {value!r}")
+    if not sep:
+        raise ValueError(f"address {value}: missing port in address")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    if not host:
-        host = "127.0.0.1"  # never bind a wildcard implicitly
-    return host, port
+    elif ":" in host:
+        raise ValueError(f"address {value}: too many colons in address")
+    if port_s.isdigit():
+        port = int(port_s)
+    elif port_s == "":
+        port = 0
+    else:
+        try:
+            port = socket.getservbyname(port_s, "tcp")
+        except OSError:
+            raise ValueError(f"address {value}: unknown port") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"address {port_s}: invalid port")
+    return host or "127.0.0.1", port
 
 
 def format_addr(addr: tuple) -> str:
@@ -92,20 +113,27 @@ class Proxy:
         """The server's seed, which each connection's RNGs derive from."""
         return self.server.seed
 
+    def toxic_list(self) -> list[ToxicSpec]:
+        """The toxics in Toxiproxy's order: upstream ones first, each direction in creation order."""
+        return sorted(self.toxics.values(), key=ToxicSpec.sort_key)
+
     def to_json(self) -> dict:
         return {
             "name": self.name,
             "listen": self.listen,
             "upstream": self.upstream,
             "enabled": self.enabled,
-            "toxics": [t.to_json() for t in self.toxics.values()],
+            "toxics": [t.to_json() for t in self.toxic_list()],
         }
 
     # ------------------------------------------------------------ listening
     async def start(self) -> None:
         if self.enabled:
             return
-        host, port = split_hostport(self.listen, "listen", allow_zero=True)
+        try:
+            host, port = split_hostport(self.listen)
+        except ValueError as exc:  # Toxiproxy checks listen only here, when it binds: a 500
+            raise ApiError(500, f"listen tcp: {exc}") from None
         sock = _bind(host, port)
         loop = asyncio.get_running_loop()
         self._listener = await loop.create_server(lambda: _ClientSide(self), sock=sock)
@@ -128,12 +156,14 @@ class Proxy:
         loop = asyncio.get_running_loop()
         client_transport = client.connected()  # this task starts from its connection_made
         try:
-            host, port = split_hostport(self.upstream, "upstream", allow_zero=False)
+            if not self.upstream:
+                raise ValueError("dial tcp: missing address")
+            host, port = split_hostport(self.upstream)  # checked per connection, as Toxiproxy dials it
             _, upstream = await loop.create_connection(Side, host, port)
         except asyncio.CancelledError:
             client_transport.abort()
             raise
-        except (OSError, ApiError) as exc:
+        except (OSError, ValueError, OverflowError) as exc:
             log.warning("proxy %s: upstream %s unreachable: %s", self.name, self.upstream, exc)
             client_transport.close()
             return
@@ -155,7 +185,7 @@ class Proxy:
         spec.order = next(self.server._toxic_order)
         self.toxics[spec.name] = spec
         for conn in list(self.connections):
-            conn.link_for(spec.stream).add_toxic(spec)
+            conn.link_for(spec.direction).add_toxic(spec)
         return spec
 
     def get_toxic(self, name: str) -> ToxicSpec:
@@ -165,22 +195,33 @@ class Proxy:
             raise ApiError(404, TOXIC_NOT_FOUND) from None
 
     def update_toxic(self, name: str, body) -> ToxicSpec:
+        """Toxiproxy's ``UpdateToxicJson``: only ``attributes`` and ``toxicity``
+        change; an absent or ``null`` value (or a ``null`` body) keeps what was set.
+
+        A deliberate difference: a rejected update changes nothing here, where
+        Toxiproxy may already have written the attributes decoded before the
+        bad one into what GET shows (not into live connections).
+        """
         old = self.get_toxic(name)
+        if body is None:
+            body = {}
         if not isinstance(body, dict):
-            raise bad_request("body", "must be a JSON object")
-        attributes = validate_attributes(old.type, body.get("attributes"), base=old.attributes)
-        toxicity = validate_toxicity(body["toxicity"]) if "toxicity" in body else old.toxicity
+            raise bad_request("body", "json: cannot unmarshal into a toxic update: the body must be a JSON object")
+        attrs = gojson.take_object(body, "attributes")
+        toxicity = gojson.take_float32(body, "toxicity")
+        attributes = validate_attributes(old.type, attrs, base=old.attributes)
+        toxicity = old.toxicity if toxicity is gojson.MISSING else toxicity
         new = ToxicSpec(old.name, old.type, old.stream, toxicity, attributes, old.order)
         self.toxics[name] = new
         for conn in list(self.connections):
-            conn.link_for(new.stream).update_toxic(new, toxicity != old.toxicity)
+            conn.link_for(new.direction).update_toxic(new)
         return new
 
     def remove_toxic(self, name: str) -> None:
         spec = self.get_toxic(name)
         del self.toxics[name]
         for conn in list(self.connections):
-            conn.link_for(spec.stream).remove_toxic(name)
+            conn.link_for(spec.direction).remove_toxic(name)
 
 
 class _ClientSide(Side):
@@ -208,28 +249,37 @@ class _ClientSide(Side):
         super().connection_lost(exc)
 
 
-def _parse_proxy_body(body, *, where: str = "") -> dict:
+def _decode_proxy(body, what: str = "a proxy") -> dict:
+    """The fields of a proxy body, type-checked as Go decodes them (``MISSING`` if absent or null)."""
+    if body is None:
+        body = {}
     if not isinstance(body, dict):
-        raise bad_request("body", "must be a JSON object")
-    name = body.get("name")
-    if not isinstance(name, str) or not name:
-        if name is not None and not isinstance(name, str):
-            raise bad_request("name", "must be a string")
+        raise bad_request("body", f"json: cannot unmarshal into {what}: it must be a JSON object")
+    return {
+        "name": gojson.take_str(body, "name"),
+        "listen": gojson.take_str(body, "listen"),
+        "upstream": gojson.take_str(body, "upstream"),
+        "enabled": gojson.take_bool(body, "enabled"),
+    }
+
+
+def _new_proxy_fields(fields: dict, *, where: str = "") -> dict:
+    """Toxiproxy's checks on a new proxy: a name and an upstream; listen and upstream
+    are only used when binding and dialling (a bad one is a 500 or a closed connection)."""
+    name, upstream = fields["name"], fields["upstream"]
+    if name is gojson.MISSING or not name:
         raise missing_field("name" + where)
-    upstream = body.get("upstream")
-    if not isinstance(upstream, str) or not upstream:
-        if upstream is not None and not isinstance(upstream, str):
-            raise bad_request("upstream", "must be a string")
+    if upstream is gojson.MISSING or not upstream:
         raise missing_field("upstream" + where)
-    split_hostport(upstream, "upstream", allow_zero=False)
-    listen = body.get("listen") or DEFAULT_LISTEN
-    split_hostport(listen, "listen", allow_zero=True)
-    enabled = body.get("enabled", True)
-    if enabled is None:
-        enabled = True
-    if not isinstance(enabled, bool):
-        raise bad_request("enabled", f"must be a boolean, got {enabled!r}")
-    return {"name": name, "listen": listen, "upstream": upstream, "enabled": enabled}
+    check_name(name, "proxy")
+    listen = fields["listen"]
+    enabled = fields["enabled"]
+    return {
+        "name": name,
+        "listen": "" if listen is gojson.MISSING else listen,
+        "upstream": upstream,
+        "enabled": True if enabled is gojson.MISSING else enabled,
+    }
 
 
 class ToxiproxyServer:
@@ -248,7 +298,7 @@ class ToxiproxyServer:
             raise ApiError(404, PROXY_NOT_FOUND) from None
 
     async def create_proxy(self, body) -> Proxy:
-        fields = _parse_proxy_body(body)
+        fields = _new_proxy_fields(_decode_proxy(body))
         async with self._lock:
             if fields["name"] in self.proxies:
                 raise ApiError(409, PROXY_EXISTS, field="name")
@@ -259,23 +309,20 @@ class ToxiproxyServer:
             return proxy
 
     async def update_proxy(self, name: str, body) -> Proxy:
-        if not isinstance(body, dict):
-            raise bad_request("body", "must be a JSON object")
+        """Toxiproxy's ``ProxyUpdate``: absent or ``null`` fields keep their value.
+
+        A new listen or upstream restarts the listener (live connections are
+        dropped); nothing is checked before it binds, as in Toxiproxy.
+        """
         async with self._lock:
             proxy = self.get_proxy(name)
-            listen = body.get("listen") or proxy.listen
-            upstream = body.get("upstream") or proxy.upstream
-            enabled = body.get("enabled", proxy.enabled)
-            split_hostport(listen, "listen", allow_zero=True)
-            split_hostport(upstream, "upstream", allow_zero=False)
-            if not isinstance(enabled, bool):
-                raise bad_request("enabled", f"must be a boolean, got {enabled!r}")
+            fields = _decode_proxy(body, "a proxy update")
+            listen = proxy.listen if fields["listen"] is gojson.MISSING else fields["listen"]
+            upstream = proxy.upstream if fields["upstream"] is gojson.MISSING else fields["upstream"]
+            enabled = proxy.enabled if fields["enabled"] is gojson.MISSING else fields["enabled"]
             if listen != proxy.listen or upstream != proxy.upstream:
-                was_enabled = proxy.enabled
                 proxy.stop()
                 proxy.listen, proxy.upstream = listen, upstream
-                if was_enabled and enabled:
-                    await proxy.start()
             if enabled and not proxy.enabled:
                 await proxy.start()
             elif not enabled and proxy.enabled:
@@ -289,33 +336,32 @@ class ToxiproxyServer:
             del self.proxies[name]
 
     async def populate(self, body) -> tuple[list[Proxy], ApiError | None]:
-        """Create or replace proxies; one with the same listen and upstream is kept.
+        """Toxiproxy's ``PopulateJson``: create or replace proxies, in the order given.
 
-        The whole request is validated before anything changes (as Toxiproxy
-        2.x does); a bind failure part way returns the proxies applied so far.
+        The whole request is checked before anything changes.  Each entry is
+        then applied in turn, so a name given twice is applied twice (the last
+        one stays).  An entry whose listen and upstream equal the existing
+        proxy's keeps that proxy untouched; the answer then lists the proxy
+        the entry described, never started, as Toxiproxy's does.  A bind
+        failure stops there and returns the proxies applied so far; the proxy
+        it would have replaced stays, stopped.
         """
-        if isinstance(body, dict) and isinstance(body.get("proxies"), list):
-            body = body["proxies"]
+        if body is None:
+            body = []
         if not isinstance(body, list):
-            raise bad_request("body", "must be a JSON array of proxies")
-        wanted, seen = [], set()
-        for i, item in enumerate(body, 1):
-            fields = _parse_proxy_body(item, where=f" at proxy {i}")
-            if fields["name"] in seen:
-                raise bad_request("name", f"duplicate proxy name {fields['name']!r} at proxy {i}")
-            seen.add(fields["name"])
-            wanted.append(fields)
+            raise bad_request("body", "json: cannot unmarshal into the proxy list: must be a JSON array of proxies")
+        decoded = [_decode_proxy(item, f"proxy {i}") for i, item in enumerate(body, 1)]
+        wanted = [_new_proxy_fields(fields, where=f" at proxy {i}") for i, fields in enumerate(decoded, 1)]
         applied: list[Proxy] = []
         async with self._lock:
             for fields in wanted:
-                existing = self.proxies.get(fields["name"])
+                proxy = Proxy(self, fields["name"], fields["listen"], fields["upstream"])
+                existing = self.proxies.get(proxy.name)
                 if existing is not None:
-                    if existing.listen == fields["listen"] and existing.upstream == fields["upstream"]:
-                        applied.append(existing)
+                    if existing.listen == proxy.listen and existing.upstream == proxy.upstream:
+                        applied.append(proxy)
                         continue
                     existing.stop()
-                    del self.proxies[existing.name]
-                proxy = Proxy(self, fields["name"], fields["listen"], fields["upstream"])
                 try:
                     if fields["enabled"]:
                         await proxy.start()
@@ -337,7 +383,7 @@ class ToxiproxyServer:
     async def add_toxic(self, proxy_name: str, body) -> ToxicSpec:
         async with self._lock:
             proxy = self.get_proxy(proxy_name)
-            return proxy.add_toxic(parse_toxic(body))
+            return proxy.add_toxic(parse_toxic(body, exists=proxy.toxics.__contains__))
 
     async def update_toxic(self, proxy_name: str, toxic_name: str, body) -> ToxicSpec:
         async with self._lock:

@@ -152,3 +152,70 @@ class EchoServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class ReplyOnEofServer:
+    """Threaded TCP server that reads each connection to EOF, then sends ``reply``.
+
+    What a request/half-close protocol does (``nc -N``, an HTTP/1.0 client
+    that shuts down its side): through Toxiproxy the reply is lost, because
+    the proxy closes both sockets when the client's FIN arrives.  ``requests``
+    holds what each connection delivered before its EOF, in order.
+    """
+
+    def __init__(self, reply: bytes = b"reply") -> None:
+        self.reply = reply
+        self.requests: list[bytes] = []
+        self._lock = threading.Lock()
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.port = self._sock.getsockname()[1]
+        self.address = f"127.0.0.1:{self.port}"
+        self._threads: list[threading.Thread] = []
+        t = threading.Thread(target=self._accept_loop, name="reply-on-eof-accept", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = bytearray()
+        try:
+            conn.settimeout(30)
+            while True:
+                chunk = conn.recv(1 << 16)
+                if not chunk:
+                    break
+                buf += chunk
+            with self._lock:
+                self.requests.append(bytes(buf))
+            conn.sendall(self.reply)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        for t in self._threads:
+            t.join(5)
+
+    def __enter__(self) -> ReplyOnEofServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

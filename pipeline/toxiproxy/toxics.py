@@ -10,6 +10,12 @@ from Toxiproxy 2.x:
   connection it blackholed (a TCP stream with a hole in it is corrupt);
 * ``EOF`` / ``CLOSE`` / ``RESET`` markers travel behind the data before them.
 
+Validation follows what Toxiproxy's JSON decoding accepts (``gojson``): any
+``int64`` attribute, negative ones included (a negative delay is no delay),
+and any float32 toxicity.  Two nonsensical settings are still refused, as
+deliberate differences: a negative bandwidth ``rate`` and a slicer
+``average_size`` below 1 (see ``validate_attributes``).
+
 Units follow Toxiproxy: milliseconds, except slicer ``delay`` (microseconds)
 and bandwidth ``rate`` (KB/s with KB = 1000 bytes, as Toxiproxy computes it).
 """
@@ -18,18 +24,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import random
 from dataclasses import dataclass, field
 from time import monotonic
 from typing import Protocol
 
-from .errors import INVALID_STREAM, INVALID_TOXIC_TYPE, ApiError, bad_request
+from . import gojson
+from .errors import INVALID_STREAM, INVALID_TOXIC_TYPE, TOXIC_EXISTS, ApiError, bad_request
 from .pipe import CLOSE, RESET, Marker, Pipe
 
 log = logging.getLogger("pipeline.toxiproxy")
 
-#: Every toxic type this server knows, with its attributes' defaults.
+#: Every toxic type this server knows, with its attributes' defaults (Go's zero
+#: values).  ``noop`` is registered by Toxiproxy too: it passes data unchanged.
 TOXIC_ATTRIBUTES: dict[str, dict[str, int]] = {
     "latency": {"latency": 0, "jitter": 0},
     "bandwidth": {"rate": 0},
@@ -38,13 +45,20 @@ TOXIC_ATTRIBUTES: dict[str, dict[str, int]] = {
     "reset_peer": {"timeout": 0},
     "slicer": {"average_size": 0, "size_variation": 0, "delay": 0},
     "limit_data": {"bytes": 0},
+    "noop": {},
 }
 STREAMS = ("upstream", "downstream")
+#: Where Toxiproxy lists toxics: its chains are kept per direction, upstream first.
+_DIRECTION_RANK = {"upstream": 0, "downstream": 1}
 
 
 @dataclass
 class ToxicSpec:
-    """A toxic as the API shows it; ``order`` keeps the chain in creation order."""
+    """A toxic as the API shows it; ``order`` keeps the chain in creation order.
+
+    ``stream`` is kept as the client spelled it (Toxiproxy echoes ``"UpStream"``
+    back); ``direction`` is the lower-cased direction it runs in.
+    """
 
     name: str
     type: str
@@ -52,6 +66,13 @@ class ToxicSpec:
     toxicity: float
     attributes: dict = field(default_factory=dict)
     order: int = 0
+
+    @property
+    def direction(self) -> str:
+        return self.stream.lower()
+
+    def sort_key(self) -> tuple[int, int]:
+        return _DIRECTION_RANK[self.direction], self.order
 
     def to_json(self) -> dict:
         return {
@@ -63,61 +84,80 @@ class ToxicSpec:
         }
 
 
-def _int_attr(type_: str, key: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise bad_request(f"attributes.{key}", f"must be an integer, got {value!r}")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise bad_request(f"attributes.{key}", f"must be an integer, got {value!r}")
-        value = int(value)
-    if value < 0:
-        raise bad_request(f"attributes.{key}", f"must be >= 0, got {value}")
-    return value
+def check_name(name: str, what: str) -> None:
+    """Refuse names Toxiproxy would accept but could never address again.
+
+    A deliberate difference from Toxiproxy 2.x: its router splits the decoded
+    path at ``/`` and cleans ``.``/``..`` segments, so a proxy or toxic named
+    ``a/b``, ``.`` or ``..`` can be created there but never read, changed or
+    deleted (it stays until the server restarts).  Refusing it up front turns
+    a leak on the real server into a clear 400 here.
+    """
+    if "/" in name or name in (".", ".."):
+        raise bad_request(
+            "name",
+            f"{what} name {name!r} cannot be used in a URL path (no '/', '.' or '..'): "
+            "Toxiproxy would create it but could never get, change or delete it",
+        )
 
 
 def validate_attributes(type_: str, attrs, base: dict | None = None) -> dict:
-    """Merge ``attrs`` over ``base`` (or the defaults); unknown keys are ignored like Go."""
-    if attrs is None:
+    """Merge ``attrs`` over ``base`` (or the defaults) as Go decodes into the toxic struct.
+
+    Unknown keys are ignored, keys match case-insensitively, ``null`` keeps the
+    value; every attribute is an ``int64`` (negative values are accepted as
+    Toxiproxy accepts them: a negative delay is no delay).
+    """
+    if attrs is None or attrs is gojson.MISSING:
         attrs = {}
     if not isinstance(attrs, dict):
-        raise bad_request("attributes", "must be an object")
+        raise bad_request("attributes", f"json: cannot unmarshal {type(attrs).__name__} into an attributes object")
     result = dict(base if base is not None else TOXIC_ATTRIBUTES[type_])
     for key in TOXIC_ATTRIBUTES[type_]:
-        if key in attrs:
-            result[key] = _int_attr(type_, key, attrs[key])
+        value = gojson.take_int64(attrs, key, f"attributes.{key}")
+        if value is not gojson.MISSING:
+            result[key] = value
+    if type_ == "bandwidth" and result["rate"] < 0:
+        # Deliberate difference: Toxiproxy accepts it, but its bandwidth toxic
+        # cuts data into rate*100-byte pieces, a negative length.
+        raise bad_request("attributes.rate", f"must be >= 0 (KB/s; 0 holds the data), got {result['rate']}")
     if type_ == "slicer" and result["average_size"] < 1:
+        # Deliberate difference: Toxiproxy accepts it, but its slicer halves a
+        # chunk until it is within size_variation of the average, which with
+        # no variation to make up for it never happens; and a piece of under a
+        # byte on average means nothing.
         raise bad_request("attributes.average_size", "must be >= 1 for a slicer")
     return result
 
 
-def validate_toxicity(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise bad_request("toxicity", f"must be a number, got {value!r}")
-    if not 0.0 <= value <= 1.0:
-        raise bad_request("toxicity", f"must be between 0 and 1, got {value}")
-    return float(value)
+def parse_toxic(body, exists=None) -> ToxicSpec:
+    """Build a ToxicSpec from a create request, in Toxiproxy's order of checks.
 
-
-def parse_toxic(body) -> ToxicSpec:
-    """Build a ToxicSpec from a create request, applying Toxiproxy's defaults."""
+    Toxiproxy's ``AddToxicJson``: decode (type errors), stream, default name,
+    type, duplicate name (``exists(name)``: 409), then the attributes.
+    """
+    if body is None:
+        body = {}
     if not isinstance(body, dict):
-        raise bad_request("body", "must be a JSON object")
-    type_ = body.get("type")
-    if not isinstance(type_, str) or type_ not in TOXIC_ATTRIBUTES:
-        known = ", ".join(sorted(TOXIC_ATTRIBUTES))
-        raise ApiError(400, f"{INVALID_TOXIC_TYPE}: type {type_!r} (known: {known})", field="type")
-    stream = body.get("stream", "downstream")
-    if stream is None or stream == "":
-        stream = "downstream"
-    if not isinstance(stream, str) or stream.lower() not in STREAMS:
-        raise ApiError(400, f"{INVALID_STREAM}: stream {stream!r}", field="stream")
-    stream = stream.lower()
-    name = body.get("name") or f"{type_}_{stream}"
-    if not isinstance(name, str):
-        raise bad_request("name", "must be a string")
-    toxicity = validate_toxicity(body.get("toxicity", 1.0))
-    attributes = validate_attributes(type_, body.get("attributes"))
-    return ToxicSpec(name, type_, stream, toxicity, attributes)
+        raise bad_request("body", "json: cannot unmarshal into a toxic: the body must be a JSON object")
+    name = gojson.take_str(body, "name")
+    type_ = gojson.take_str(body, "type")
+    stream = gojson.take_str(body, "stream")
+    toxicity = gojson.take_float32(body, "toxicity")  # any finite float32: > 1 always applies, < 0 never
+    attrs = gojson.take_object(body, "attributes")
+    stream = "downstream" if stream is gojson.MISSING else stream
+    if stream.lower() not in STREAMS:
+        raise ApiError(400, INVALID_STREAM, field="stream")
+    type_ = "" if type_ is gojson.MISSING else type_
+    if name is gojson.MISSING or not name:
+        name = f"{type_}_{stream}"
+    if type_ not in TOXIC_ATTRIBUTES:
+        raise ApiError(400, INVALID_TOXIC_TYPE, field="type")
+    check_name(name, "toxic")
+    if exists is not None and exists(name):
+        raise ApiError(409, TOXIC_EXISTS, field="name")
+    attributes = validate_attributes(type_, attrs)
+    return ToxicSpec(name, type_, stream, 1.0 if toxicity is gojson.MISSING else toxicity, attributes)
 
 
 # --------------------------------------------------------------------------- stages
@@ -432,4 +472,6 @@ STAGES: dict[str, type[Stage]] = {
     "limit_data": LimitDataStage,
     "slow_close": SlowCloseStage,
 }
-assert set(STAGES) == set(TOXIC_ATTRIBUTES)
+#: Toxic types that never change the data: no stage runs for them.
+PASSIVE = frozenset({"noop"})
+assert set(STAGES) | PASSIVE == set(TOXIC_ATTRIBUTES)

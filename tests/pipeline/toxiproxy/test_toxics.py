@@ -1,5 +1,6 @@
-"""Toxic behaviour over real sockets: client -> embedded proxy -> echo server.
+"""Toxic behaviour over real sockets: client -> proxy -> echo server.
 
+The proxy is the embedded server, or ``TOXIPROXY_URL`` when set (``conftest.py``).
 Timing assertions are lower bounds only (a toxic must delay at least as much as
 configured); waits are conditions with deadlines.
 """
@@ -15,6 +16,7 @@ import pytest
 from pipeline.toxiproxy import EmbeddedToxiproxy, ToxiproxyClient
 from pipeline.toxiproxy.testing import (
     EchoServer,
+    ReplyOnEofServer,
     closed_by_peer,
     connect,
     recv_exact,
@@ -22,12 +24,7 @@ from pipeline.toxiproxy.testing import (
     wait_for,
 )
 
-
-@pytest.fixture(scope="module")
-def server():
-    tp = EmbeddedToxiproxy(seed=4242).start()
-    yield tp
-    tp.stop()
+SEED = 4242
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +34,8 @@ def echo():
 
 
 @pytest.fixture
-def client(server):
-    c = ToxiproxyClient(server.url)
-    yield c
-    for name in c.proxies():
-        c.delete_proxy(name)
+def client(target, fresh):
+    return target.client()
 
 
 @pytest.fixture
@@ -64,8 +58,36 @@ def test_fast_path_integrity_and_half_close(proxy):
         assert recv_exact(s, 1000) == data[:1000]
         s.sendall(data)
         assert recv_exact(s, len(data)) == data
-        s.shutdown(socket.SHUT_WR)  # our FIN reaches the echo server, whose close comes back
+        s.shutdown(socket.SHUT_WR)  # our FIN: the proxy closes both sides
         assert closed_by_peer(s) == "eof"
+
+
+@pytest.mark.parametrize("toxic", [None, "latency"])
+def test_client_half_close_closes_both_sides_and_the_reply_is_lost(client, toxic):
+    """Toxiproxy never half-closes: the client's FIN makes it close the upstream
+    socket, and then the client's, so a reply sent after the FIN never arrives."""
+    with ReplyOnEofServer(b"too late") as server:
+        port = client.create_proxy("halfclose", server.address).port
+        if toxic:
+            client.add_toxic("halfclose", toxic, stream="upstream", latency=50)
+        with connect(port) as s:
+            s.sendall(b"request")
+            s.shutdown(socket.SHUT_WR)
+            data, _ = recv_until_eof(s)
+        assert data == b""
+        wait_for(lambda: server.requests, message="the request reached the server")
+        assert server.requests == [b"request"]
+
+
+def test_server_close_closes_the_client_after_the_data(client):
+    """The other way round: the server's FIN arrives after its data, and the
+    client's side is closed too (writing more gets nowhere)."""
+    with EchoServer(close_after_reply=True) as closer:
+        port = client.create_proxy("serverclose", closer.address).port
+        with connect(port) as s:
+            s.sendall(b"once")
+            data, _ = recv_until_eof(s)
+        assert data == b"once"
 
 
 @pytest.mark.parametrize("stream", ["downstream", "upstream"])
@@ -268,14 +290,20 @@ def _outcomes(url: str, echo: EchoServer, n: int) -> list[bool]:
     for _ in range(n):
         with connect(port) as s:
             s.sendall(b"abcd")
-            s.shutdown(socket.SHUT_WR)
-            data, _ = recv_until_eof(s)
+            s.settimeout(10)
+            data = b""
+            while len(data) < 4:  # poisoned: "a" then the close; else the whole echo
+                chunk = s.recv(4 - len(data))
+                if not chunk:
+                    break
+                data += chunk
             assert data in (b"a", b"abcd")
             out.append(data == b"a")
     c.delete_proxy("dice")
     return out
 
 
+@pytest.mark.embedded_only("compares two embedded servers started with the same seed")
 def test_toxicity_is_per_connection_and_seeded(echo):
     with EmbeddedToxiproxy(seed=99) as a, EmbeddedToxiproxy(seed=99) as b:
         first = _outcomes(a.url, echo, 30)
@@ -294,11 +322,12 @@ def test_chain_under_load_keeps_every_byte(client, proxy):
         assert recv_exact(s, len(data)) == data
 
 
+@pytest.mark.embedded_only("reads the embedded server's table of live connections")
 @pytest.mark.parametrize("toxic", [None, "latency"])
-def test_closed_connections_are_forgotten(server, client, proxy, toxic):
+def test_closed_connections_are_forgotten(target, client, proxy, toxic):
     if toxic:
         client.add_toxic("echo", toxic, latency=1)
-    live = server.server.proxies["echo"].connections
+    live = target.embedded.server.proxies["echo"].connections
     socks = [connect(proxy) for _ in range(30)]
     for s in socks:
         rtt(s)
@@ -328,3 +357,43 @@ def test_proxies_are_independent(client, echo, proxy):
     client.add_toxic("echo", "timeout", timeout=0)
     with connect(other) as s:
         assert rtt(s, b"free") >= 0
+
+
+def test_negative_delays_are_no_delay(client, proxy):
+    client.add_toxic("echo", "latency", latency=-10_000, jitter=-5)
+    client.add_toxic("echo", "slow_close", stream="upstream", delay=-1)
+    with connect(proxy) as s:
+        assert rtt(s) < 5.0  # not held: the ten seconds were not taken as anything
+
+
+def test_toxicity_above_one_always_applies_below_zero_never(client, proxy):
+    client.add_toxic("echo", "limit_data", name="always", bytes=1, toxicity=1.5)
+    client.add_toxic("echo", "timeout", stream="upstream", name="never", timeout=0, toxicity=-0.5)
+    for _ in range(5):
+        with connect(proxy) as s:
+            s.sendall(b"abcd")
+            data, _ = recv_until_eof(s)
+            assert data == b"a"
+
+
+def test_noop_toxic_passes_everything(client, proxy):
+    client.add_toxic("echo", "noop")
+    data = os.urandom(100_000)
+    with connect(proxy) as s:
+        s.sendall(data)
+        assert recv_exact(s, len(data)) == data
+
+
+@pytest.mark.embedded_only("reads which live links a toxic applies to")
+def test_every_update_rolls_toxicity_again(target, client, proxy):
+    """Toxiproxy restarts a toxic on every update, and with it the toxicity roll."""
+    client.add_toxic("echo", "latency", name="dice", latency=1, toxicity=0.5)
+    with connect(proxy) as s:
+        rtt(s)
+        (conn,) = target.embedded.server.proxies["echo"].connections
+        seen = set()
+        for i in range(40):
+            client.update_toxic("echo", "dice", latency=1 + i % 2)
+            seen.add(conn.down.entries["dice"].active)
+        assert seen == {True, False}
+        assert rtt(s) >= 0

@@ -12,15 +12,21 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from aiohttp import web
 
 from .http.app import build_app
-from .node import Node
+from .node import KEEP_CLOSED_AUCTIONS, KEEP_SETTLED_TRANSACTIONS, Node
 from .replication.auth import DEV_SECRET
 
 log = logging.getLogger("mabeam")
+
+#: SIGTERM/SIGINT to exit, at most: past it the orderly stop is abandoned
+STOP_DEADLINE_S = 0.9
+#: how long open requests get to finish once the node stops
+SHUTDOWN_TIMEOUT_S = 0.3
 
 
 class ListenError(Exception):
@@ -35,6 +41,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--peers", default="", help="the other initial members, id=host:port,...")
     parser.add_argument("--seed", type=int, default=None, help="seed for every random choice (ids)")
     parser.add_argument("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument(
+        "--keep-closed-auctions",
+        type=int,
+        default=KEEP_CLOSED_AUCTIONS,
+        help=f"closed auctions kept in the state; older ones are pruned (default {KEEP_CLOSED_AUCTIONS})",
+    )
+    parser.add_argument(
+        "--keep-settled-transactions",
+        type=int,
+        default=KEEP_SETTLED_TRANSACTIONS,
+        help=f"settled transactions kept in the state (default {KEEP_SETTLED_TRANSACTIONS})",
+    )
     cluster = parser.add_argument_group("cluster mode (with --peers)")
     cluster.add_argument("--data-dir", default=None, help="keep the Raft term, vote, log and snapshot here")
     cluster.add_argument("--cluster-secret", default=None, help="shared secret (default: $MABEAM_CLUSTER_SECRET)")
@@ -60,6 +78,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--tick-ms >= 1, --election-ticks >= 2, --member-grace-s > 0, --commit-timeout-s > 0")
     if args.snapshot_every < 1:
         parser.error("--snapshot-every must be >= 1")
+    if args.keep_closed_auctions < 0 or args.keep_settled_transactions < 0:
+        parser.error("--keep-closed-auctions and --keep-settled-transactions must be >= 0")
     if args.data_dir is not None:
         data_dir = Path(args.data_dir)
         if data_dir.exists() and not data_dir.is_dir():
@@ -88,8 +108,12 @@ def parse_peers(text: str) -> dict[str, str]:
 
 
 def make_node(args: argparse.Namespace) -> Node:
+    keep = {
+        "keep_closed_auctions": args.keep_closed_auctions,
+        "keep_settled_transactions": args.keep_settled_transactions,
+    }
     if not args.peer_map:
-        return Node(args.node_id, seed=args.seed)
+        return Node(args.node_id, seed=args.seed, **keep)
     from .replication import ClusterOptions, ReplicatedLog
 
     secret = args.cluster_secret or os.environ.get("MABEAM_CLUSTER_SECRET")
@@ -109,12 +133,12 @@ def make_node(args: argparse.Namespace) -> Node:
         fsync=args.fsync,
         seed=args.seed,
     )
-    return Node(args.node_id, seed=args.seed, log_factory=lambda machine: ReplicatedLog(machine, options))
+    return Node(args.node_id, seed=args.seed, log_factory=lambda machine: ReplicatedLog(machine, options), **keep)
 
 
 async def serve(args: argparse.Namespace) -> None:
     node = make_node(args)
-    runner = web.AppRunner(build_app(node), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    runner = web.AppRunner(build_app(node), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port, backlog=1024)
     try:
@@ -131,8 +155,32 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    _exit_by(STOP_DEADLINE_S)
     await node.stop()  # wakes long-polls and streams so they finish promptly
     await runner.cleanup()
+
+
+def _exit_by(seconds: float) -> None:
+    """Make sure the process ends within ``seconds`` of being told to stop.
+
+    The orderly stop is bounded step by step, but a node must stop within a
+    second whatever it was doing (a long request, a bug): a timer thread, which
+    does not need the event loop, ends the process if it is still there. Every
+    write was flushed before it was acknowledged, so this is no worse than a
+    crash, which the node survives by design."""
+
+    def hard_exit() -> None:
+        log.error("orderly stop took over %.1f s; exiting now", seconds)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(0)
+
+    timer = threading.Timer(seconds, hard_exit)
+    timer.daemon = True
+    timer.start()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,8 @@ from .runtime import Runtime
 from .telemetry import Telemetry
 
 DECIDED = ("economics.auction.bid_accepted", "economics.auction.bid_rejected")
+KEEP_CLOSED_AUCTIONS = 10_000  # closed or cancelled auctions (with their bids) kept in the state
+KEEP_SETTLED_TRANSACTIONS = 10_000  # settled transactions kept in the state
 
 
 class News:
@@ -84,8 +86,14 @@ class Node:
         clock: Callable[[], float] = time.time,
         keep_events: int = KEEP,
         log_factory: Callable[[StateMachine], Log] | None = None,
+        keep_closed_auctions: int = KEEP_CLOSED_AUCTIONS,
+        keep_settled_transactions: int = KEEP_SETTLED_TRANSACTIONS,
     ) -> None:
         self.node_id = node_id
+        # History bounds: this node's prune commands carry them (as leader), so
+        # replicas stay identical whatever each one was started with.
+        self.keep_closed_auctions = keep_closed_auctions
+        self.keep_settled_transactions = keep_settled_transactions
         self.clock = clock
         self.rng = random.Random(seed)
         self.ids = IdFactory(node_id, self.rng)

@@ -10,13 +10,17 @@ bids, because the log says they were placed before it.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
-from ..errors import Conflict, NotFound, invalid, missing
+from ..errors import BadRequest, Conflict, NotFound, invalid, missing
 from . import rules
 
 OPEN, CLOSED, CANCELLED = "open", "closed", "cancelled"
 PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
+PRUNE_BATCH = 2000  # closed auctions an ``auction.prune`` removes at most
 
 
 class AuctionBook:
@@ -26,6 +30,12 @@ class AuctionBook:
         self.open: dict[str, None] = {}
         self.pending: dict[str, None] = {}
         self.closed_log: list[dict[str, Any]] = []
+        self.closed_order: dict[str, None] = {}  # closed or cancelled auctions, oldest first (what prune drops)
+        self.created = 0  # auctions ever created: the next one's ``seq`` (the market's order and cursor)
+        # Derived, not state: the open auctions' seqs in ascending order and
+        # seq -> id, so a market page starts at its cursor without a scan.
+        self._open_seqs: list[int] = []
+        self._open_at: dict[int, str] = {}
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -34,24 +44,72 @@ class AuctionBook:
             "open": list(self.open),
             "pending": list(self.pending),
             "closed_log": self.closed_log,
+            "closed_order": list(self.closed_order),
+            "created": self.created,
         }
 
     @classmethod
     def restore(cls, data: dict[str, Any]) -> AuctionBook:
         book = cls()
         book.auctions, book.bids, book.closed_log = data["auctions"], data["bids"], data["closed_log"]
-        book.open = dict.fromkeys(data["open"])
         book.pending = dict.fromkeys(data["pending"])
+        if "created" in data:
+            book.created = data["created"]
+        else:  # a snapshot from before seqs: number the auctions in creation order
+            for seq, auction in enumerate(book.auctions.values()):
+                auction["seq"] = seq
+            book.created = len(book.auctions)
+        for auction_id in data["open"]:
+            book.list_open(book.auctions[auction_id])
+        if "closed_order" in data:
+            book.closed_order = dict.fromkeys(data["closed_order"])
+        else:  # a snapshot from before pruning
+            book.closed_order = dict.fromkeys(a for a, v in book.auctions.items() if v["status"] != OPEN)
+        if any("bid_ids" not in a for a in book.auctions.values()):
+            for auction in book.auctions.values():
+                auction["bid_ids"] = []
+            for bid in book.bids.values():
+                book.auctions[bid["auction_id"]]["bid_ids"].append(bid["bid_id"])
         # An accepted bid is one object in both the index and its auction's
         # list; a serialised copy has two, so link them again.
         for auction in book.auctions.values():
             auction["bids"] = [book.bids[b["bid_id"]] for b in auction["bids"]]
         return book
 
+    def list_open(self, auction: dict[str, Any]) -> None:
+        """Add an auction to the open ones (at creation: seqs only grow, so this appends)."""
+        seq = auction["seq"]
+        self.open[auction["id"]] = None
+        if self._open_seqs and self._open_seqs[-1] > seq:
+            self._open_seqs.insert(bisect_left(self._open_seqs, seq), seq)
+        else:
+            self._open_seqs.append(seq)
+        self._open_at[seq] = auction["id"]
+
+    def unlist(self, auction: dict[str, Any]) -> None:
+        """The auction is no longer open (closed or cancelled)."""
+        if auction["id"] not in self.open:
+            return
+        del self.open[auction["id"]]
+        seq = auction["seq"]
+        i = bisect_left(self._open_seqs, seq)
+        if i < len(self._open_seqs) and self._open_seqs[i] == seq:
+            del self._open_seqs[i]
+        self._open_at.pop(seq, None)
+
+    def open_after(self, cursor: int) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(seq, auction) of the open auctions created after ``cursor``, oldest first."""
+        seqs = self._open_seqs
+        for i in range(bisect_right(seqs, cursor), len(seqs)):
+            seq = seqs[i]
+            yield seq, self.auctions[self._open_at[seq]]
+
     def get(self, auction_id: str, field: str | None = None) -> dict[str, Any]:
         auction = self.auctions.get(auction_id)
         if auction is None:
-            raise NotFound("not_found", f"no auction '{auction_id}'", field)
+            raise NotFound(
+                "not_found", f"no auction '{auction_id}' (or it closed long ago and was pruned from history)", field
+            )
         return auction
 
     def bid(self, auction_id: str, bid_id: str) -> dict[str, Any]:
@@ -59,6 +117,10 @@ class AuctionBook:
         if bid is None or bid["auction_id"] != auction_id:
             raise NotFound("not_found", f"no bid '{bid_id}' on auction '{auction_id}'")
         return bid
+
+    def prunable(self, keep: int) -> int:
+        """Closed or cancelled auctions beyond the newest ``keep``."""
+        return max(0, len(self.closed_order) - keep)
 
 
 # -- placing and deciding bids ------------------------------------------------
@@ -109,6 +171,7 @@ def place(
     if group is not None:
         bid["group"] = group
     book.bids[bid_id] = bid
+    auction["bid_ids"].append(bid_id)
     book.pending[bid_id] = None
     auction["pending"][bid_id] = None
     return bid
@@ -187,7 +250,8 @@ def _close(
         auction["winning_transaction"] = _payment(winners[0]["bidder"], auction["seller"], price, auction["id"])
     else:
         auction["winning_transaction"] = None
-    book.open.pop(auction["id"], None)
+    book.unlist(auction)
+    book.closed_order[auction["id"]] = None
     # Bids still pending arrived after the bid that ended the auction.
     for bid_id in list(auction["pending"]):
         _decide(state, book.bids[bid_id], node)
@@ -220,15 +284,18 @@ def create(state: Any, cmd: dict[str, Any]) -> dict[str, Any]:
         created_at=t,
         ends_at=t + auction["duration_s"],
         bids=[],
+        bid_ids=[],
         pending={},
         highest_bid=None,
         winner=None,
         price=None,
         winning_transaction=None,
         closed_at=None,
+        seq=book.created,
     )
+    book.created += 1
     book.auctions[auction_id] = auction
-    book.open[auction_id] = None
+    book.list_open(auction)
     data = {"auction_id": auction_id, "type": auction["type"], "ends_at": auction["ends_at"]}
     data["items" if auction["type"] == "combinatorial" else "item"] = auction.get("items", auction.get("item"))
     state.events.append("economics.auction.created", data, t, cmd["node"])
@@ -288,12 +355,34 @@ def cancel(state: Any, cmd: dict[str, Any]) -> dict[str, Any]:
         raise Conflict("has_bids", f"auction '{auction['id']}' has bids and cannot be cancelled")
     auction["status"] = CANCELLED
     auction["closed_at"] = cmd["time"]
-    del book.open[auction["id"]]
+    book.unlist(auction)
+    book.closed_order[auction["id"]] = None
     state.events.append("economics.auction.cancelled", {"auction_id": auction["id"]}, cmd["time"], cmd["node"])
     return auction
 
 
+def prune(state: Any, cmd: dict[str, Any]) -> dict[str, Any]:
+    """Forget the oldest closed or cancelled auctions (and their bids) beyond the
+    newest ``keep``, at most ``PRUNE_BATCH`` per command, and keep the newest
+    ``keep`` close summaries. ``keep`` is carried in the command (the proposer's
+    setting), so every replica prunes exactly the same auctions."""
+    keep = cmd.get("keep")
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 0:
+        raise BadRequest("invalid_field", "field 'keep' must be an integer >= 0", "keep")
+    book: AuctionBook = state.auctions
+    victims = list(islice(book.closed_order, min(book.prunable(keep), PRUNE_BATCH)))
+    for auction_id in victims:
+        del book.closed_order[auction_id]
+        auction = book.auctions.pop(auction_id)
+        for bid_id in auction["bid_ids"]:
+            book.bids.pop(bid_id, None)
+    if len(book.closed_log) > keep:
+        del book.closed_log[: len(book.closed_log) - keep]
+    return {"pruned": len(victims)}
+
+
 OPS = {
+    "auction.prune": prune,
     "auction.create": create,
     "auction.bid": bid,
     "auction.decide_bids": decide_bids,

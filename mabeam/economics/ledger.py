@@ -8,11 +8,13 @@ changes only through ``account.create``: money is conserved by construction.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
-from ..errors import Conflict, NotFound
+from ..errors import BadRequest, Conflict, NotFound
 
 PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
+PRUNE_BATCH = 5000  # settled transactions a ``transaction.prune`` removes at most
 
 
 class Ledger:
@@ -20,6 +22,7 @@ class Ledger:
         self.balances: dict[str, float] = {}
         self.transactions: dict[str, dict[str, Any]] = {}
         self.pending: dict[str, None] = {}  # insertion-ordered set of pending ids
+        self.settled: dict[str, None] = {}  # settled ids, oldest settlement first (what prune drops)
         self.minted: float = 0  # sum of opening balances: the conserved total
 
     def snapshot(self) -> dict[str, Any]:
@@ -27,6 +30,7 @@ class Ledger:
             "balances": self.balances,
             "transactions": self.transactions,
             "pending": list(self.pending),
+            "settled": list(self.settled),
             "minted": self.minted,
         }
 
@@ -35,8 +39,16 @@ class Ledger:
         ledger = cls()
         ledger.balances, ledger.transactions = data["balances"], data["transactions"]
         ledger.pending = dict.fromkeys(data["pending"])
+        if "settled" in data:
+            ledger.settled = dict.fromkeys(data["settled"])
+        else:  # a snapshot from before pruning
+            ledger.settled = dict.fromkeys(t for t, tx in ledger.transactions.items() if tx["status"] != PENDING)
         ledger.minted = data["minted"]
         return ledger
+
+    def prunable(self, keep: int) -> int:
+        """Settled transactions beyond the newest ``keep``."""
+        return max(0, len(self.settled) - keep)
 
     # -- reads ---------------------------------------------------------------
 
@@ -54,7 +66,9 @@ class Ledger:
     def transaction(self, tx_id: str) -> dict[str, Any]:
         tx = self.transactions.get(tx_id)
         if tx is None:
-            raise NotFound("not_found", f"no transaction '{tx_id}'")
+            raise NotFound(
+                "not_found", f"no transaction '{tx_id}' (or it settled long ago and was pruned from history)"
+            )
         return tx
 
 
@@ -113,9 +127,30 @@ def settle(state: Any, cmd: dict[str, Any]) -> dict[str, Any]:
             tx["status"] = FAILED
             tx["reason"] = data["reason"] = reason
         tx["settled_at"] = cmd["time"]
+        ledger.settled[tx_id] = None
         state.events.append(f"economics.transaction.{tx['status']}", data, cmd["time"], cmd["node"])
         settled.append(tx_id)
     return {"settled": settled}
 
 
-OPS = {"account.create": create_account, "transaction.submit": submit, "transaction.settle": settle}
+def prune(state: Any, cmd: dict[str, Any]) -> dict[str, Any]:
+    """Forget the oldest settled transactions beyond the newest ``keep`` (at most
+    ``PRUNE_BATCH`` per command). Balances are untouched: money is still conserved.
+    ``keep`` is carried in the command, so every replica prunes the same ones."""
+    keep = cmd.get("keep")
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 0:
+        raise BadRequest("invalid_field", "field 'keep' must be an integer >= 0", "keep")
+    ledger: Ledger = state.ledger
+    victims = list(islice(ledger.settled, min(ledger.prunable(keep), PRUNE_BATCH)))
+    for tx_id in victims:
+        del ledger.settled[tx_id]
+        del ledger.transactions[tx_id]
+    return {"pruned": len(victims)}
+
+
+OPS = {
+    "account.create": create_account,
+    "transaction.submit": submit,
+    "transaction.settle": settle,
+    "transaction.prune": prune,
+}

@@ -33,7 +33,7 @@ def bid_view(bid: dict[str, Any], auction: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_INTERNAL = ("pending", "bids", "close_reason")
+_INTERNAL = ("pending", "bids", "close_reason", "seq", "bid_ids")
 
 
 def view(auction: dict[str, Any], now: float) -> dict[str, Any]:
@@ -49,10 +49,26 @@ def view(auction: dict[str, Any], now: float) -> dict[str, Any]:
     return out
 
 
-def market(book: AuctionBook, now: float) -> dict[str, Any]:
-    active = {}
-    for auction_id in book.open:
-        a = book.auctions[auction_id]
+MARKET_LIMIT = 100  # entries in a market page by default
+MARKET_MAX_LIMIT = 1000
+
+
+def market(book: AuctionBook, now: float, after: int = -1, limit: int = MARKET_LIMIT) -> dict[str, Any]:
+    """One page of market data: at most ``limit`` open, unexpired auctions created
+    after the cursor ``after``, oldest first (creation order, the same on every
+    replica); ``next`` is the cursor of the following page, or None at the end.
+    Starts at the cursor (no scan of what came before) and stops at the limit
+    (a page may hold fewer entries when expired ones were skipped)."""
+    active: dict[str, dict[str, Any]] = {}
+    last = None
+    more = False
+    budget = 2 * limit + 100  # expired entries are skipped, but a page never scans past this
+    for seq, a in book.open_after(after):
+        if len(active) >= limit or budget == 0:
+            more = True
+            break
+        budget -= 1
+        last = seq
         if now >= a["ends_at"]:
             continue  # expired; the expiry driver is about to close it
         entry = {
@@ -66,8 +82,13 @@ def market(book: AuctionBook, now: float) -> dict[str, Any]:
             entry["items"] = a["items"]
         else:
             entry["item"] = a["item"]
-        active[auction_id] = entry
-    return {"active_auctions": active, "count": len(active)}
+        active[a["id"]] = entry
+    return {
+        "active_auctions": active,
+        "count": len(active),
+        "total": len(book.open),
+        "next": str(last) if more and last is not None else None,
+    }
 
 
 def close_result(auction: dict[str, Any]) -> dict[str, Any]:

@@ -10,9 +10,10 @@ from aiohttp import web
 from ..economics import auctions, spec, views
 from ..errors import Conflict, invalid
 from ..node import Node
-from .respond import body, json_response, query_flag
+from .respond import body, json_response, query_flag, query_int
 
 BID_WAIT_S = 10.0  # how long ?wait=true holds the request for a decision
+MAX_CURSOR = 2**53  # market cursors stay exact in every JSON client
 
 
 def routes(node: Node) -> list[tuple[str, str, str, Any]]:
@@ -104,7 +105,9 @@ def routes(node: Node) -> list[tuple[str, str, str, Any]]:
         return json_response(views.view(auction, node.clock()))
 
     async def market(request: web.Request) -> web.Response:
-        return json_response(views.market(state().auctions, node.clock()))
+        limit = query_int(request, "limit", views.MARKET_LIMIT, 1, views.MARKET_MAX_LIMIT)
+        after = query_int(request, "after", -1, -1, MAX_CURSOR)
+        return json_response(views.market(state().auctions, node.clock(), after, limit))
 
     async def analytics(request: web.Request) -> web.Response:
         window = request.query.get("window", "last_hour")

@@ -7,10 +7,13 @@ without it the answer is 401 ``unauthorized`` before the body is even parsed.
   answered 200 ``{"messages": [...]}`` with the messages their handling
   produced for the sender (e.g. AppendResponses), or 204 if there are none.
 * ``POST /raft/propose`` ``{"command": {...}}``: a write forwarded by a
-  follower; answered with the apply result (``{"result": ...}``) or the error.
+  follower; answered with the apply result and the entry's index
+  (``{"result": ..., "index": i}``) or the error.
   ``{"commands": [...]}``: several (a follower forwards together the writes
   that arrived while its previous forward was on its way); answered ``{"answers": [...]}``, one per command in
-  order, each ``{"result": ...}`` or ``{"status": code, "error": body}``.
+  order, each ``{"result": ..., "index": i}`` or ``{"status": code, "error": body, "index"?: i}`` (``index``
+  when apply itself refused the command at that index). The follower answers its client only once it
+  has applied ``index`` too.
 * ``POST /raft/read_index``: the leader's confirmed read point ``{"index"}``.
 * ``POST /raft/hello`` ``{"node", "fresh": incarnation|null}``: a peer without quorum says it is
   there (reachability, and a request to be re-added if it is not a member).
@@ -28,7 +31,7 @@ from aiohttp import web
 from ..errors import BadRequest, DomainError, invalid, missing
 from ..node import Node
 from ..replication.auth import HEADER, verify
-from ..replication.raftlog import ReplicatedLog
+from ..replication.raftlog import Applied, ReplicatedLog
 from .respond import BODY_LIMIT, json_response
 
 # Snapshots travel inside messages, so peers may send more than a client may.
@@ -92,7 +95,8 @@ def routes(node: Node) -> list[tuple[str, str, str, Any]]:
             raise missing("command")
         if not isinstance(command, dict) or not isinstance(command.get("op"), str):
             raise invalid("command", "a command object with an 'op'")
-        return json_response({"result": await rlog.submit_local(command)})
+        applied = await rlog.propose(command)
+        return json_response({"result": applied.unwrap(), "index": applied.index})
 
     async def propose_many(commands: Any) -> web.Response:
         """Several forwarded writes: each is proposed (they share a group commit) and
@@ -105,11 +109,18 @@ def routes(node: Node) -> list[tuple[str, str, str, Any]]:
             if not isinstance(command, dict) or not isinstance(command.get("op"), str):
                 runs.append(_refuse(invalid("command", "a command object with an 'op'")))
             else:
-                runs.append(rlog.submit_local(command))
+                runs.append(rlog.propose(command))
         outcomes = await asyncio.gather(*runs, return_exceptions=True)
         answers: list[dict[str, Any]] = []
         for outcome in outcomes:
-            if isinstance(outcome, DomainError):
+            if isinstance(outcome, Applied):
+                if outcome.error is None:
+                    answers.append({"result": outcome.result, "index": outcome.index})
+                    continue
+                error = outcome.error
+                node.telemetry.count("errors." + error.code)
+                answers.append({"status": error.status, "error": error.body(), "index": outcome.index})
+            elif isinstance(outcome, DomainError):
                 node.telemetry.count("errors." + outcome.code)
                 answers.append({"status": outcome.status, "error": outcome.body()})
             elif isinstance(outcome, asyncio.CancelledError):
@@ -120,8 +131,6 @@ def routes(node: Node) -> list[tuple[str, str, str, Any]]:
                 answers.append(
                     {"status": 500, "error": {"error": "internal", "detail": "unexpected error; see the node log"}}
                 )
-            else:
-                answers.append({"result": outcome})
         return json_response({"answers": answers})
 
     async def read_index(request: web.Request) -> web.Response:

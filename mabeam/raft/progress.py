@@ -28,6 +28,7 @@ class Progress:
     snapshot_index: int = 0
     snapshot_sent_at: int = 0
     last_heard: int = 0  # tick of the last answer in this term (CheckQuorum)
+    commit_told: int = 0  # the highest commit index this follower can have learnt from us
 
 
 @dataclass(slots=True)

@@ -357,6 +357,8 @@ class Simulation:
             if isinstance(m, InstallSnapshot):
                 self.stats["snapshots_delivered"] += 1
             self._handle(dst, dst.raft.receive(m))
+            if dst.raft is not None and dst.raft.is_leader:  # as the real driver does after each receive
+                self._handle(dst, dst.raft.announce_commit())
         order = [n for n in self.nodes.values() if n.raft is not None]
         self.rng.shuffle(order)
         for n in order:

@@ -13,7 +13,12 @@ A write (``submit``):
   ``commit_timeout``) for its entry to come out committed with the same index
   and term, and gets the apply result (or the DomainError apply raised);
 * on a follower: forwarded as ``POST /raft/propose`` to the leader through
-  the peer address; the leader's answer is this node's answer;
+  the peer address; the leader's answer is this node's answer, given once
+  this node has applied the entry too (the leader's answer carries the
+  entry's index): a handler that reads the local state after ``submit``
+  sees its own write, and so does the client's next local read.  A node
+  that has not applied it within ``commit_timeout`` answers 503
+  ``catching_up`` (the write did commit);
 * without quorum (or without a known leader): 503 ``no_quorum`` at once.
 
 A timeout or a lost leadership while waiting is also 503 ``no_quorum``, with
@@ -23,6 +28,7 @@ a detail saying the outcome is unknown: the entry may still commit later.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import logging
 import os
@@ -126,10 +132,10 @@ class ReplicatedLog:
         self.membership = Membership(set(options.peers), int(options.member_grace_s / options.tick_s))
         self.heard: dict[str, float] = {}  # peer -> monotonic time of its last message to us
         self.reach_window = options.tick_s * options.election_ticks * 2
-        self._pending: dict[int, tuple[int, asyncio.Future[Any]]] = {}  # index -> (term, future)
+        self._pending: dict[int, tuple[int, asyncio.Future[Applied]]] = {}  # index -> (term, future)
         self._batch: list[_Waiting] = []  # writes of this loop iteration, not proposed yet
         self._flush_scheduled = False
-        self._forwards: dict[str, list[tuple[Command, asyncio.Future[Any]]]] = {}  # leader -> writes to forward
+        self._forwards: dict[str, list[tuple[Command, asyncio.Future[Applied]]]] = {}  # leader -> writes to forward
         self._forward_scheduled = False
         self._forwarding: set[asyncio.Task[None]] = set()
         self._forward_inflight: dict[str, int] = {}
@@ -137,10 +143,12 @@ class ReplicatedLog:
         self._forward_recheck_at = 0.0
         self._reads: dict[int, asyncio.Future[int]] = {}
         self._read_ids = itertools.count(1)
-        self._applied_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._applied_waiters: list[tuple[int, int, asyncio.Future[None]]] = []  # heap of (index, seq, future)
+        self._waiter_seq = itertools.count()
         self._last_compact = persisted.snapshot.index if persisted.snapshot and not self.fresh else 0
         self._node: Node | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopped = False
         self._ticks = 0
 
     # -- wiring ------------------------------------------------------------------
@@ -156,6 +164,7 @@ class ReplicatedLog:
         self._task = asyncio.create_task(self._drive(), name="mabeam-raft")
 
     async def stop(self) -> None:
+        self._stopped = True  # writes that still arrive are refused with a clean 503
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -167,6 +176,9 @@ class ReplicatedLog:
                 _fail(future, "this node is shutting down (outcome unknown)")
         self._forwards = {}
         self._fail_all("this node is shutting down (outcome unknown)")
+        waiters, self._applied_waiters = self._applied_waiters, []
+        for _, _, waiter in waiters:
+            _fail(waiter, "this node is shutting down")
         await self.transport.stop()
         self.storage.close()
 
@@ -194,6 +206,8 @@ class ReplicatedLog:
         }
 
     async def submit(self, command: Command) -> Any:
+        if self._stopped:
+            raise Unavailable("no_quorum", "this node is shutting down (nothing was written)")
         if self.raft.is_leader:
             return await self.submit_local(command)
         leader = self.raft.leader_id
@@ -201,10 +215,27 @@ class ReplicatedLog:
             raise self._no_quorum()
         # Forwarded together with the writes that arrive meanwhile (one request
         # to the leader, answered per command): see _flush_forwards.
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
         self._forwards.setdefault(leader, []).append((command, future))
         self._schedule_forwards()
-        return await future
+        applied = await future
+        if applied.index is not None:
+            await self.wait_own_write(applied.index)
+        return applied.unwrap()
+
+    async def wait_own_write(self, index: int) -> None:
+        """Until this node applied ``index``, an entry the leader committed for a
+        write forwarded from here (guarantee 5: the write's answer, and the
+        client's next read here, see it).  503 ``catching_up`` past the commit timeout."""
+        timeout = self.options.commit_timeout_s
+        if not await self._until_applied(index, timeout):
+            raise Unavailable(
+                "catching_up",
+                f"the write committed at index {index}, but this node (applied {self.raft.applied_index}) "
+                f"did not apply it within {timeout:g} s; it is done: read it back on the leader or later",
+                outcome="committed",
+                index=index,
+            )
 
     def _flush_forwards(self) -> None:
         """Send each leader the writes waiting for it, as one request. While a
@@ -237,7 +268,7 @@ class ReplicatedLog:
             self._forward_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush_forwards)
 
-    async def _forward(self, leader: str, batch: list[tuple[Command, asyncio.Future[Any]]]) -> None:
+    async def _forward(self, leader: str, batch: list[tuple[Command, asyncio.Future[Applied]]]) -> None:
         """``POST /raft/propose {"commands": [...]}``: the leader's answer for each
         command is this node's answer for it."""
         try:
@@ -246,7 +277,7 @@ class ReplicatedLog:
             self._forward_inflight[leader] -= 1
             self._schedule_forwards()
 
-    async def _forward_batch(self, leader: str, batch: list[tuple[Command, asyncio.Future[Any]]]) -> None:
+    async def _forward_batch(self, leader: str, batch: list[tuple[Command, asyncio.Future[Applied]]]) -> None:
         deadline = self.options.commit_timeout_s + 1.0
         try:
             status, body = await self.transport.request(
@@ -267,10 +298,18 @@ class ReplicatedLog:
             for (_, future), answer in zip(batch, answers, strict=True):
                 if future.done():
                     continue
-                if isinstance(answer, dict) and "error" in answer:
-                    future.set_exception(remote_error(int(answer.get("status", 500)), answer["error"]))
+                if not isinstance(answer, dict):
+                    answer = {}
+                index = answer.get("index")  # the entry's index, when it was applied on the leader
+                index = index if isinstance(index, int) and not isinstance(index, bool) else None
+                if "error" in answer:
+                    error = remote_error(int(answer.get("status", 500)), answer["error"])
+                    if index is None:
+                        future.set_exception(error)
+                    else:  # refused by apply: applied (as a refusal) at that index
+                        future.set_result(Applied(None, error, index))
                 else:
-                    future.set_result(answer.get("result") if isinstance(answer, dict) else None)
+                    future.set_result(Applied(answer.get("result"), None, index))
         except PeerUnreachable as exc:
             for _, future in batch:
                 if not future.done():
@@ -292,12 +331,19 @@ class ReplicatedLog:
                     future.set_exception(error)
 
     async def submit_local(self, command: Command) -> Any:
-        """Propose on this node, which must be the leader with quorum; wait for the commit.
+        """Propose on this node, which must be the leader with quorum; wait for the commit."""
+        return (await self.propose(command)).unwrap()
+
+    async def propose(self, command: Command) -> Applied:
+        """Propose on this node, which must be the leader with quorum; wait for the
+        commit and the local apply: the result (or apply's refusal) and the index.
 
         Group commit: the command joins the batch of this loop iteration; the
         batch is proposed as one (one log write, one append per follower) by
         ``_flush_proposals`` as soon as the iteration's other handlers ran. The
         answer still waits for the entry to come out committed, as before."""
+        if self._stopped:
+            raise Unavailable("no_quorum", "this node is shutting down (nothing was written)")
         if not self.raft.is_leader or not self.raft.has_quorum():
             raise self._no_quorum()
         waiting = _Waiting(command, asyncio.get_running_loop().create_future())
@@ -394,14 +440,20 @@ class ReplicatedLog:
             self._reads.pop(read_id, None)
 
     async def wait_applied(self, index: int, timeout: float) -> None:
+        if not await self._until_applied(index, timeout):
+            raise Unavailable("no_quorum", f"did not catch up to index {index} within {timeout:g} s")
+
+    async def _until_applied(self, index: int, timeout: float) -> bool:
+        """Wait (bounded by ``timeout``) until this node applied ``index``; whether it did."""
         if self.raft.applied_index >= index:
-            return
+            return True
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._applied_waiters.append((index, future))
+        heapq.heappush(self._applied_waiters, (index, next(self._waiter_seq), future))
         try:
             await asyncio.wait_for(future, timeout)
         except TimeoutError:
-            raise Unavailable("no_quorum", f"did not catch up to index {index} within {timeout:g} s") from None
+            return False  # the cancelled future leaves the heap when the index is reached
+        return True
 
     # -- inputs from peers ---------------------------------------------------------------
 
@@ -436,6 +488,10 @@ class ReplicatedLog:
             if m.src not in self.raft.voters:
                 self.membership.shown_up(m.src)
             self._handle(self._core(self.raft.receive, m))
+        if self.raft.is_leader:
+            # Answers may have committed entries: followers learn it now, not at
+            # the next heartbeat (a write forwarded by one waits for its apply there).
+            self._handle(self._core(self.raft.announce_commit))
 
     def hello(self, peer: str, fresh: str | None) -> dict[str, Any]:
         """A peer without quorum greeting us: it is reachable, and may want to (re)join.
@@ -547,21 +603,16 @@ class ReplicatedLog:
             return
         if term != entry.term:
             _fail(future, "superseded by another leader's entry (not applied)")
-        elif error is not None:
-            future.set_exception(error)
         else:
-            future.set_result(result)
+            future.set_result(Applied(result, error, entry.index))
 
     def _wake_applied(self) -> None:
         applied = self.raft.applied_index
-        keep = []
-        for index, future in self._applied_waiters:
-            if index <= applied:
-                if not future.done():
-                    future.set_result(None)
-            elif not future.done():
-                keep.append((index, future))
-        self._applied_waiters = keep
+        waiters = self._applied_waiters
+        while waiters and waiters[0][0] <= applied:
+            future = heapq.heappop(waiters)[2]
+            if not future.done():
+                future.set_result(None)
 
     def _maybe_compact(self) -> None:
         applied = self.raft.applied_index
@@ -594,8 +645,26 @@ class ReplicatedLog:
         pending, self._pending = self._pending, {}
         for _, future in pending.values():
             _fail(future, detail)
-        for future in self._reads.values():
-            _fail(future, detail)
+        for read in self._reads.values():
+            _fail(read, detail)
+
+
+class Applied:
+    """A command's outcome once applied at ``index``: apply's result, or the
+    DomainError apply refused it with (a refusal holds its log position too).
+    ``index`` is None for a forwarded write whose leader did not say it."""
+
+    __slots__ = ("result", "error", "index")
+
+    def __init__(self, result: Any, error: DomainError | None, index: int | None) -> None:
+        self.result = result
+        self.error = error
+        self.index = index
+
+    def unwrap(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.result
 
 
 class _Waiting:
@@ -603,7 +672,7 @@ class _Waiting:
 
     __slots__ = ("command", "future", "index")
 
-    def __init__(self, command: Command, future: asyncio.Future[Any]) -> None:
+    def __init__(self, command: Command, future: asyncio.Future[Applied]) -> None:
         self.command = command
         self.future = future
         self.index: int | None = None

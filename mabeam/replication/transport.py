@@ -192,8 +192,9 @@ class Transport:
         if address is None:
             raise PeerUnreachable(f"no address for {peer}")
         body = orjson.dumps(payload) if payload is not None else b""
+        if self._session is None or self._session.closed:
+            raise PeerUnreachable(f"{peer}: this node's transport is stopped")
         try:
-            assert self._session is not None
             async with self._session.request(
                 method,
                 f"http://{address}{path}",

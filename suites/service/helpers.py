@@ -47,6 +47,27 @@ def create_auction(api: Api, auction_type: str, **spec: Any) -> dict:
     return body
 
 
+MARKET_PAGES = 1000  # bound on the pages read_market follows
+
+
+def read_market(api: Api, limit: int = 1000) -> dict[str, dict]:
+    """Every entry of ``GET /market``, page after page (``after`` = the previous
+    ``next``), checking each page's shape: at most ``limit`` entries, ``count``
+    = its entries, no auction on two pages."""
+    entries: dict[str, dict] = {}
+    params: dict[str, Any] = {"limit": limit}
+    for _ in range(MARKET_PAGES):
+        page = api.get("/market", params=params).expect(200)
+        active = page["active_auctions"]
+        assert page["count"] == len(active) <= limit, page
+        assert not set(active) & set(entries), f"auctions on two pages: {sorted(set(active) & set(entries))}"
+        entries.update(active)
+        if page["next"] is None:
+            return entries
+        params = {"limit": limit, "after": page["next"]}
+    raise AssertionError(f"GET /market still had a next page after {MARKET_PAGES} pages")
+
+
 def bid_now(api: Api, auction_id: str, bidder: str, amount: float, items: list[str] | None = None):
     """Place a bid and wait for its outcome (``?wait=true``); returns the Reply."""
     payload: dict[str, Any] = {"bidder": bidder, "amount": amount}

@@ -10,7 +10,15 @@ import pytest
 
 from pipeline.testing.eventually import eventually
 from suites.service.client import uid
-from suites.service.helpers import accepted_bid, amount_of, auction, bid_now, create_account, create_auction
+from suites.service.helpers import (
+    accepted_bid,
+    amount_of,
+    auction,
+    bid_now,
+    create_account,
+    create_auction,
+    read_market,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -110,7 +118,7 @@ def test_dutch_price_falls_by_ticks_down_to_the_floor(node):
     eventually(at_floor, timeout=10, interval=0.03, description="dutch price at its floor")
     assert set(seen) <= allowed, f"prices off the tick grid: {seen}"
     assert seen == sorted(seen, reverse=True), f"price went up: {seen}"
-    assert node.get("/market").expect(200)["active_auctions"][aid]["current_price"] == floor
+    assert read_market(node)[aid]["current_price"] == floor
     winner = uid("w")
     accepted_bid(node, aid, winner, floor)
     assert (auction(node, aid)["winner"], auction(node, aid)["price"]) == (winner, floor)
@@ -182,7 +190,7 @@ def test_cancel_only_without_bids(node, events):
     quiet = create_auction(node, "english", starting_price=1, duration_s=600)["id"]
     cancelled = node.post(f"/auctions/{quiet}/cancel").expect(200)
     assert cancelled["status"] == "cancelled"
-    assert quiet not in node.get("/market").expect(200)["active_auctions"]
+    assert quiet not in read_market(node)
     bid_now(node, quiet, uid("b"), 5).error(409, "auction_closed")
     node.post(f"/auctions/{quiet}/cancel").expect(409)
     events.wait_for(

@@ -18,6 +18,7 @@ from suites.service.helpers import (
     bid_now,
     create_account,
     create_auction,
+    read_market,
     settled,
 )
 
@@ -25,9 +26,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def market(node) -> dict:
-    body = node.get("/market").expect(200)
-    assert body["count"] == len(body["active_auctions"]), body
-    return body["active_auctions"]
+    return read_market(node)
 
 
 def test_created_auction_appears_in_market_data(node, events):
@@ -116,6 +115,46 @@ def test_close_answers_the_result_and_removes_the_auction_from_market(node, even
     )
     node.post(f"/auctions/{auction_id}/close").error(409, "auction_closed")
     bid_now(node, auction_id, uid("late"), 100).error(409, "auction_closed")
+
+
+def test_market_is_paged_with_a_limit_and_a_cursor(node):
+    """docs/api.md: at most ``limit`` entries (default 100, max 1000), oldest
+    first; ``next`` resumes after the page; each open auction exactly once;
+    an auction closed meanwhile drops out without shifting the cursor."""
+    made = [create_auction(node, "english", starting_price=1, duration_s=600)["id"] for _ in range(7)]
+    first = node.get("/market").expect(200)
+    assert first["count"] == len(first["active_auctions"]) <= 100 and first["total"] >= 7, first
+
+    seen: list[str] = []
+    params: dict = {"limit": 3}
+    for _ in range(1000):  # bounded: far more pages than this node has auctions
+        page = node.get("/market", params=params).expect(200)
+        assert page["count"] == len(page["active_auctions"]) <= 3, page
+        seen.extend(page["active_auctions"])
+        if made[0] in page["active_auctions"]:  # made[3] is at least 3 entries later: on a page not read yet
+            node.post(f"/auctions/{made[3]}/close").expect(200)
+        if page["next"] is None:
+            break
+        assert isinstance(page["next"], str), page
+        params = {"limit": 3, "after": page["next"]}
+    assert len(seen) == len(set(seen)), "an auction appeared on two pages"
+    mine = [a for a in seen if a in made]
+    assert mine == [a for a in made if a != made[3]], f"creation order, without the closed one: {mine}"
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=x", "after=x", "after=-2", "after=1.5"])
+def test_market_refuses_bad_paging_parameters(node, query):
+    name = query.split("=")[0]
+    body = node.get(f"/market?{query}").error(400, "invalid_field")
+    assert body["field"] == name, body
+
+
+def test_market_answer_is_bounded_whatever_the_node_holds(node):
+    for _ in range(3):
+        create_auction(node, "english", starting_price=1, duration_s=600)
+    page = node.get("/market", params={"limit": 2}).expect(200)
+    assert page["count"] == 2 and page["next"] is not None and page["total"] >= 3, page
+    assert node.get("/market", params={"limit": 1000}).expect(200)["count"] <= 1000
 
 
 def test_unknown_auction_is_404(node):

@@ -28,6 +28,7 @@ from suites.service.helpers import (
     create_account,
     create_auction,
     ops_touched,
+    read_market,
     settled,
     start_agent,
     start_agents,
@@ -62,7 +63,7 @@ def test_auction_creation_through_settlement(node, events):
 
     # Step 2: market data shows it.
     def in_market():
-        active = node.get("/market").expect(200)["active_auctions"]
+        active = read_market(node)
         assert auction_id in active, f"{auction_id} not among {sorted(active)[:10]}"
         return active[auction_id]
 

@@ -115,6 +115,67 @@ def test_market_lists_open_unexpired_auctions(run):
     assert m["active_auctions"]["s"]["highest_bid"] is None  # sealed
 
 
+def _pages(book, now, limit):
+    """Every page of market data, following ``next`` (bounded)."""
+    pages, after = [], -1
+    for _ in range(1000):
+        page = market(book, now, after, limit)
+        pages.append(page)
+        if page["next"] is None:
+            return pages
+        after = int(page["next"])
+    raise AssertionError("market pages did not end")
+
+
+def test_market_pages_follow_creation_order_with_a_cursor(run):
+    for i in range(10):
+        run.auction(f"a{i}", type="english")
+    pages = _pages(run.state.auctions, run.now, 4)
+    assert [list(p["active_auctions"]) for p in pages] == [
+        ["a0", "a1", "a2", "a3"],
+        ["a4", "a5", "a6", "a7"],
+        ["a8", "a9"],
+    ]
+    assert [p["count"] for p in pages] == [4, 4, 2] and all(p["total"] == 10 for p in pages)
+    assert market(run.state.auctions, run.now)["next"] is None  # default limit 100
+
+    # the cursor survives closes and cancels around it, and new auctions come last
+    cursor = int(pages[0]["next"])
+    run("auction.close", auction_id="a3")
+    run("auction.cancel", auction_id="a4")
+    run.auction("late", type="english")
+    rest = market(run.state.auctions, run.now, cursor, 100)
+    assert list(rest["active_auctions"]) == ["a5", "a6", "a7", "a8", "a9", "late"]
+    assert "seq" not in view(run.state.auctions.auctions["a5"], run.now)
+
+
+def test_market_pages_skip_expired_auctions_within_a_bounded_scan(run):
+    for i in range(300):
+        run.auction(f"x{i}", type="english", duration_s=1)  # expired, not closed yet (the driver lags)
+    run.auction("live", type="english")
+    run.advance(2)
+    page = market(run.state.auctions, run.now, -1, 10)
+    assert page["count"] == 0 and page["next"] is not None  # the scan stopped at its bound
+    found = [a for p in _pages(run.state.auctions, run.now, 10) for a in p["active_auctions"]]
+    assert found == ["live"]
+
+
+def test_market_order_survives_a_snapshot(run):
+    from mabeam.machine import StateMachine
+
+    for i in range(5):
+        run.auction(f"a{i}", type="english")
+    run("auction.close", auction_id="a1")
+    copy = StateMachine()
+    copy.restore_bytes(run.machine.snapshot_bytes())
+    assert copy.digest() == run.machine.digest()
+    assert list(market(copy.state.auctions, run.now, 0, 100)["active_auctions"]) == ["a2", "a3", "a4"]
+    run.auction("a5", type="english")
+    copy.apply(run.commands[-1])
+    assert copy.digest() == run.machine.digest()
+    assert list(market(copy.state.auctions, run.now)["active_auctions"]) == ["a0", "a2", "a3", "a4", "a5"]
+
+
 def test_view_reports_current_price_per_type(run):
     run.auction("d", type="dutch", starting_price=100, decrement=5, tick_s=2)
     run.advance(4)

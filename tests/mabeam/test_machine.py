@@ -80,7 +80,10 @@ def generate(seed: int, n: int = 120) -> list[dict]:
         elif kind == 7:
             cmd = {"op": rng.choice(["auction.close", "auction.cancel"]), "auction_id": u}
         elif kind == 8:
-            cmd = {"op": "auction.expire", "auction_ids": auctions[-6:]}
+            if rng.random() < 0.8:
+                cmd = {"op": "auction.expire", "auction_ids": auctions[-6:]}
+            else:  # forget old closed auctions (their ids then answer not_found)
+                cmd = {"op": "auction.prune", "keep": rng.choice([0, 1, 3])}
         elif kind == 9:
             cmd = {"op": "account.create", "id": rng.choice(ACCOUNTS), "balance": rng.choice([0, 50, 100])}
         elif kind == 10:
@@ -94,7 +97,10 @@ def generate(seed: int, n: int = 120) -> list[dict]:
                 "reference": None,
             }
         elif kind == 11:
-            cmd = {"op": "transaction.settle", "ids": [f"t{k}" for k in range(serial - 10, serial)]}
+            if rng.random() < 0.8:
+                cmd = {"op": "transaction.settle", "ids": [f"t{k}" for k in range(serial - 10, serial)]}
+            else:
+                cmd = {"op": "transaction.prune", "keep": rng.choice([0, 1, 3])}
         elif kind == 12:
             groups.append(f"g{serial}")
             cmd = {

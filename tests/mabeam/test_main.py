@@ -117,3 +117,66 @@ def test_port_in_use_is_one_line_naming_the_address():
     assert f"mabeam: error: cannot listen on 127.0.0.1:{port}:" in result.stderr
     assert "address already in use" in result.stderr  # what ClusterManager looks for to move the node
     assert "Traceback" not in result.stderr
+
+
+def test_a_loaded_node_with_thousands_of_open_auctions_stops_promptly_on_sigterm():
+    """Thousands of open auctions (created through the API) keep the deadline
+    driver on a timed wait; SIGTERM arrives while writes still flow. The node
+    must exit 0 well before a generous deadline (it used to ignore SIGTERM)."""
+    import asyncio
+    import threading
+
+    import aiohttp
+
+    auctions = 3000
+    proc, url = _start()
+    try:
+
+        async def create(count: int, concurrency: int = 32) -> int:
+            made = 0
+            spec = {"type": "english", "item": "lot", "starting_price": 1, "duration_s": 3600}
+
+            async def worker(session: aiohttp.ClientSession, share: int) -> None:
+                nonlocal made
+                for _ in range(share):
+                    async with session.post(url + "/auctions", json=spec) as resp:
+                        await resp.read()
+                        made += resp.status == 201
+
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+                await asyncio.gather(*(worker(session, count // concurrency) for _ in range(concurrency)))
+            return made
+
+        made = asyncio.run(create(auctions))
+        assert made == auctions // 32 * 32
+        with urllib.request.urlopen(url + "/telemetry", timeout=10) as resp:
+            assert json.loads(resp.read())["gauges"]["auctions_open"] >= made
+
+        stop_writing = threading.Event()
+
+        def keep_writing() -> None:  # bounded: until the node is gone, or 200 writes
+            for _ in range(200):
+                if stop_writing.is_set():
+                    return
+                try:
+                    body = json.dumps({"type": "english", "item": "late", "starting_price": 1}).encode()
+                    request = urllib.request.Request(url + "/auctions", data=body, method="POST")
+                    urllib.request.urlopen(request, timeout=5).read()
+                except OSError:
+                    return
+
+        writers = [threading.Thread(target=keep_writing, daemon=True) for _ in range(4)]
+        for writer in writers:
+            writer.start()
+        with urllib.request.urlopen(url + "/health", timeout=10):
+            pass  # the writers are under way
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        stop_writing.set()
+        for writer in writers:
+            writer.join(timeout=10)
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

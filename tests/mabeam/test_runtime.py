@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from mabeam.node import Node
+
 from .httpkit import drive, until
 
 
@@ -123,5 +127,116 @@ def test_drivers_stay_idle_on_a_follower():
         for _ in range(3):
             await node.news.wait(0.3)
         assert node.state.ledger.transactions["t1"]["status"] == "pending"
+
+    drive(scenario, log_factory=FollowerLog)
+
+
+def test_stop_ends_every_driver_even_when_woken_in_the_same_instant():
+    """A driver parked on a timed wait (here the deadline driver: an auction is
+    open) that is woken in the very loop iteration it is cancelled in must still
+    stop. ``asyncio.wait_for`` on 3.11 returns the woken result and swallows
+    that cancellation, which left a loaded node ignoring SIGTERM."""
+
+    async def main() -> None:
+        node = Node("t1", seed=1)
+        await node.start()
+        await node.submit(
+            "auction.create",
+            id="u",
+            spec={"type": "sealed_bid", "item": "x", "seller": None, "reserve_price": 0, "duration_s": 600},
+        )
+        for _ in range(5):  # let every driver run its round and park again
+            await asyncio.sleep(0)
+        for wake in node.runtime._wake.values():
+            wake.set()  # news arrives ...
+        try:
+            await asyncio.wait_for(node.runtime.stop(), 5)  # ... as the node is told to stop
+        except TimeoutError:
+            raise AssertionError("a driver outlived Runtime.stop") from None
+        assert not node.runtime._tasks
+
+    asyncio.run(main())
+
+
+def test_the_group_watcher_does_not_rescan_live_groups_when_nothing_happened():
+    """Many live work groups, none due and no agent down: a watcher round looks
+    at no group (it used to scan every group every 50 ms, whatever happened)."""
+    clock = Clock()
+
+    async def scenario(client, node):
+        agents = [f"a{i}" for i in range(20)]
+        for agent_id in agents:
+            await node.submit("agent.start", id=agent_id, kind="w", meta={})
+        for g in range(200):
+            await node.submit(
+                "coordination.start",
+                id=f"g{g}",
+                agents=agents[g % 10 : g % 10 + 3],
+                task={"type": "work", "rounds": 5, "round_ms": 600_000},
+                heartbeat_timeout_ms=500,
+            )
+        runtime = node.runtime
+        await runtime._watch_groups()  # whatever was pending is handled now
+        looked: list[str] = []
+        running = node.state.agents.is_running
+        node.state.agents.is_running = lambda agent_id: looked.append(agent_id) or running(agent_id)  # type: ignore[method-assign]
+        wait = await runtime._watch_groups()
+        assert looked == [] and wait is not None and wait > 0
+
+        await node.submit("agent.crash", id="a1")  # a down agent: its groups are looked at, once
+        await until(node, lambda: all("a1" not in g["active_agents"] for g in node.state.groups.by_id.values()))
+        failed = [g for g in node.state.groups.by_id.values() if "a1" in g["failed_agents"]]
+        holding = [g for g in range(200) if "a1" in agents[g % 10 : g % 10 + 3]]
+        assert len(failed) == len(holding) and all(g["status"] == "recovering" for g in failed)
+
+        clock.now += 601  # every group's first round is due
+        await until(node, lambda: all(g["next_round_at"] > clock.now for g in node.state.groups.by_id.values()))
+        done = {g["id"]: g["rounds_done"] for g in node.state.groups.by_id.values()}
+        assert sum(done.values()) == 200 - len(failed)  # full-strength groups counted their round
+
+    drive(scenario, clock=clock)
+
+
+def test_a_followers_deadline_heaps_do_not_grow_with_history():
+    """A follower's drivers never pop their heaps; closed auctions and past
+    rounds must still not pile up in them."""
+
+    class FollowerLog:
+        def __init__(self, machine):
+            self.machine = machine
+
+        async def submit(self, command):
+            return self.machine.apply(command)
+
+        async def start(self):
+            return None
+
+        async def stop(self):
+            return None
+
+        def is_leader(self):
+            return False
+
+        def mode(self):
+            return "normal"
+
+    async def scenario(client, node):
+        spec = {"type": "sealed_bid", "item": "x", "seller": None, "reserve_price": 0, "duration_s": 600}
+        for i in range(3000):
+            await node.submit("auction.create", id=f"u{i}", spec=spec)
+            await node.submit("auction.close", auction_id=f"u{i}")
+        await node.submit("agent.start", id="a", kind="w", meta={})
+        await node.submit(
+            "coordination.start",
+            id="g",
+            agents=["a"],
+            task={"type": "work", "rounds": 1_000_000, "round_ms": 10},
+            heartbeat_timeout_ms=500,
+        )
+        for _ in range(3000):  # rounds decided by "the leader", applied here
+            await node.submit("coordination.round", id="g")
+        runtime = node.runtime
+        assert len(runtime.auction_deadlines) <= 2 * len(node.state.auctions.open) + 1024 + 1
+        assert len(runtime.round_deadlines) <= 2 * len(node.state.groups.live) + 1024 + 1
 
     drive(scenario, log_factory=FollowerLog)

@@ -6,6 +6,7 @@ measurement could not be trusted), 130 interrupted.
 
 from __future__ import annotations
 
+import json
 import sys
 
 from invoke import Exit, task
@@ -55,6 +56,70 @@ def release_gate(c, config=None, pytest_args=""):
 def gate(c, branch_type=None, branch=None, config=None, stage=""):
     """Judge the reports already in reports/, running nothing."""
     _finish(runner.gate(runner.Options(branch_type, branch, config, "", _stages(stage))))
+
+
+@task(
+    help={
+        "branch-type": _BRANCH_TYPE,
+        "branch": _BRANCH,
+        "config": _CONFIG,
+        "stage": _STAGE,
+        "check": "open the page in headless Chromium, check it and save reports/index.png (exit 1 on a problem)",
+    }
+)
+def report(c, branch_type=None, branch=None, config=None, stage="", check=False):
+    """Write the HTML page from what is in reports/."""
+    options = runner.Options(branch_type, branch, config, "", _stages(stage))
+    steps = (runner.load, runner.discover, runner.collect, runner.judge, _page_step(check))
+    _finish(runner.execute(steps, runner.start(options, "report")))
+
+
+def _page_step(check: bool):
+    """The last step of ``invoke report``: the page only (the gate's summaries stay as they are)."""
+
+    def write_page(state: runner.State) -> int:
+        from pipeline.report import html
+
+        assert state.config is not None and state.verdict is not None
+        reports = state.config.reports
+        meta = {
+            "mode": "report",
+            "branch_type": state.branch_type,
+            "branch": state.options.branch,
+            "stages_selected": list(state.options.stages),
+            "config": state.config.source,
+            "started_at": state.started_at,
+            "elapsed_s": None,
+        }
+        try:  # the run that made these reports: its start and wall time, when its summary says
+            earlier = json.loads((reports / "summary.json").read_text(encoding="utf-8"))
+            if not earlier.get("stages_selected"):  # a whole run, not one CI stage job
+                meta.update({k: earlier[k] for k in ("started_at", "elapsed_s") if k in earlier})
+        except (OSError, ValueError):
+            pass
+        page = html.write(state.verdict, meta, reports)
+        print(f"report: {page} (verdict {state.verdict.verdict})", file=state.out)
+        return _check_page(page) if check else 0
+
+    return write_page
+
+
+def _check_page(page) -> int:
+    from pipeline.report import browser
+
+    try:
+        result = browser.check_page(page)
+        shot = browser.screenshot(page, page.with_suffix(".png"))
+    except browser.BrowserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for problem in result.problems:
+        print(f"page problem: {problem}", file=sys.stderr)
+    print(
+        f"browser: verdict {result.verdict}, {result.stages} stage rows, {len(result.images)} images, "
+        f"{len(result.links)} anchors, {len(result.files)} file links; screenshot {shot}"
+    )
+    return 0 if result.ok else 1
 
 
 @task(help={"branch": _BRANCH, "branch-type": _BRANCH_TYPE, "config": _CONFIG})

@@ -145,4 +145,23 @@ def test_invoke_commands_in_the_workflow_exist_with_their_options(workflow):
             accepted = {name.replace("_", "-") for argument in task.get_arguments() for name in argument.names}
             for option in re.findall(r"--([\w-]+)", options):
                 assert option in accepted, (name, option)
-    assert seen == {"matrix", "pipeline", "gate"}
+    assert seen == {"matrix", "pipeline", "gate", "report"}
+
+
+def test_gate_job_uploads_the_html_page_and_links_it_from_the_step_summary(workflow):
+    gate = workflow["jobs"]["gate"]
+    names = [step.get("name", "") for step in gate["steps"]]
+    (upload,) = uses(gate, "actions/upload-artifact")
+    assert upload["id"] == "page" and upload["if"] == "always()"
+    assert upload["with"]["path"].split() == ["reports/"]  # the page links its plots and logs relatively
+    summary = next(step for step in gate["steps"] if "GITHUB_STEP_SUMMARY" in step.get("run", ""))
+    assert summary["env"]["PAGE_URL"] == "${{ steps.page.outputs.artifact-url }}"
+    assert "$PAGE_URL" in summary["run"] and "index.html" in summary["run"]
+    assert names.index(upload["name"]) < names.index(summary["name"])  # the URL exists once uploaded
+    check = next(step for step in gate["steps"] if "invoke report" in step.get("run", ""))
+    assert "--check" in check["run"] and check["continue-on-error"] is True and check["if"] == "always()"
+
+
+def test_stage_jobs_leave_the_page_to_the_gate(workflow):
+    (upload,) = uses(workflow["jobs"]["stage"], "actions/upload-artifact")
+    assert "!reports/index.*" in upload["with"]["path"].split()

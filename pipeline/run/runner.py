@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from pipeline.report import gate as gates
-from pipeline.report import junit, summary
+from pipeline.report import html, junit, summary
 from pipeline.run.branch import branch_type_from_ref, check_branch_type
 from pipeline.run.config import Config, ConfigError, Stage, load_config
 from pipeline.run.sessions import SessionListError, list_sessions
@@ -262,8 +262,9 @@ def write_outputs(state: State) -> int:
     properties = {"pipeline.verdict": verdict.verdict, "pipeline.branch_type": state.branch_type}
     merged = junit.write(junit.merged(reports, gates.junit_cases(verdict), properties), config.reports / "pipeline.xml")
     md, js = summary.write(verdict, meta, config.reports, config.root)
+    page = html.write(verdict, meta, config.reports)
     state.out.write(summary.terminal(verdict, meta))
-    _say(state, "reports: " + ", ".join(_shown(config, p) for p in (merged, md, js)))
+    _say(state, "reports: " + ", ".join(_shown(config, p) for p in (merged, md, js, page)))
     return verdict.exit_code
 
 

@@ -51,6 +51,7 @@ COMMAND = [
     "50",
     "--member-grace-s",
     "60",
+    "--bootstrap",  # ignored on a restart with data (docs/api.md)
 ]
 
 

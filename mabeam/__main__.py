@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import os
 import signal
@@ -31,6 +32,10 @@ SHUTDOWN_TIMEOUT_S = 0.3
 
 class ListenError(Exception):
     """The node could not bind its HTTP port (in use, unknown host)."""
+
+
+class StartError(Exception):
+    """The node must not start as configured (one line on stderr, exit 2)."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,6 +68,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     cluster.add_argument("--snapshot-every", type=int, default=1000, help="entries between log compactions")
     cluster.add_argument("--fsync", action="store_true", help="fsync every Raft write (survives power loss)")
     cluster.add_argument("--join", action="store_true", help="a node without data asks the leader to add it")
+    cluster.add_argument(
+        "--bootstrap",
+        action="store_true",
+        help="a node without data may start as one of the initial members (only on the cluster's first start)",
+    )
     args = parser.parse_args(argv)
     if not args.node_id.strip():
         parser.error("--node-id: must not be empty")
@@ -78,6 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--tick-ms >= 1, --election-ticks >= 2, --member-grace-s > 0, --commit-timeout-s > 0")
     if args.snapshot_every < 1:
         parser.error("--snapshot-every must be >= 1")
+    if args.join and args.bootstrap:
+        parser.error("--join and --bootstrap exclude each other: join a running cluster, or start a new one")
     if args.keep_closed_auctions < 0 or args.keep_settled_transactions < 0:
         parser.error("--keep-closed-auctions and --keep-settled-transactions must be >= 0")
     if args.data_dir is not None:
@@ -117,8 +129,21 @@ def make_node(args: argparse.Namespace) -> Node:
     from .replication import ClusterOptions, ReplicatedLog
 
     secret = args.cluster_secret or os.environ.get("MABEAM_CLUSTER_SECRET")
-    if not secret:
+    if not secret or secret.encode() == DEV_SECRET:
+        if not is_loopback(args.host):
+            raise StartError(
+                f"--host {args.host} is reachable from other machines, and the development cluster secret is public: "
+                "give a secret of your own (--cluster-secret or MABEAM_CLUSTER_SECRET)"
+            )
         log.warning("no cluster secret given (--cluster-secret or MABEAM_CLUSTER_SECRET): using the development secret")
+    if not args.join and not args.bootstrap and not has_raft_data(args.data_dir):
+        # A member that lost its data and starts as an initial member again has
+        # forgotten its vote: it could vote twice in a term and elect two leaders.
+        where = f"--data-dir {args.data_dir} holds no Raft state" if args.data_dir else "no --data-dir"
+        raise StartError(
+            f"{where}: start with --bootstrap if this is the cluster's first start, "
+            "or with --join if this member lost its data (it then asks the leader to add it again)"
+        )
     options = ClusterOptions(
         node_id=args.node_id,
         peers=args.peer_map,
@@ -134,6 +159,25 @@ def make_node(args: argparse.Namespace) -> Node:
         seed=args.seed,
     )
     return Node(args.node_id, seed=args.seed, log_factory=lambda machine: ReplicatedLog(machine, options), **keep)
+
+
+def is_loopback(host: str) -> bool:
+    """Only addresses no other machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def has_raft_data(data_dir: str | None) -> bool:
+    """Does ``data_dir`` hold this member's Raft state (a term, a vote, a log or a snapshot)?"""
+    if data_dir is None:
+        return False
+    from .replication.storage import DiskStorage
+
+    return not DiskStorage.peek_empty(Path(data_dir))
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -197,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     except ListenError as exc:
         print(f"mabeam: error: {exc}", file=sys.stderr)
         return 1
+    except StartError as exc:
+        print(f"mabeam: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

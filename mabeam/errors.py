@@ -70,3 +70,28 @@ def missing(field: str) -> BadRequest:
 
 def invalid(field: str, allowed: str) -> BadRequest:
     return BadRequest("invalid_field", f"field '{field}' must be {allowed}", field)
+
+
+def from_body(status: int, body: Any) -> DomainError:
+    """Rebuild an error from its answer (``{"error", "detail", "field"?, ...}``) and status."""
+    if not isinstance(body, dict):
+        body = {}
+    extra = {k: v for k, v in body.items() if k not in ("error", "detail", "field")}
+    exc = DomainError(str(body.get("error", "internal")), str(body.get("detail", "")), body.get("field"), **extra)
+    exc.status = status
+    return exc
+
+
+def replayed(request_id: str, op: Any, outcome: list[Any]) -> Any:
+    """The remembered outcome of an applied request id, for its retry: the
+    same result, or the same refusal. A request id reused for another op is a
+    client mistake (409 ``request_id_reused``), never a silent success."""
+    if outcome[0] != op:
+        raise Conflict(
+            "request_id_reused",
+            f"request id '{request_id}' was already used for a {outcome[0]!r} write, not {op!r}",
+            "request_id",
+        )
+    if outcome[1] == "ok":
+        return outcome[2]
+    raise from_body(outcome[2], outcome[3])

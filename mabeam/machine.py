@@ -24,7 +24,7 @@ from .canonical import canonical_bytes
 from .canonical import digest as _digest
 from .coordination import consensus, groups, pools
 from .economics import auctions, ledger
-from .errors import BadRequest, DomainError
+from .errors import BadRequest, DomainError, replayed
 from .events import KEEP, EventLog
 
 Command = dict[str, Any]
@@ -55,12 +55,55 @@ def _merge_reactions() -> dict[str, tuple[Reaction, ...]]:
 OPS = _merge_ops()
 REACTIONS = _merge_reactions()
 
+#: the command field naming the write it comes from (docs/api.md, "Request ids")
+REQUEST_ID = "request_id"
+#: applied request ids remembered, the newest by log order (guarantee 6)
+KEEP_REQUESTS = 10_000
+
+
+class Requests:
+    """The outcome of the newest ``keep`` applied commands that carried a request id.
+
+    A command whose request id is here is a retry (a client's, or a follower's
+    re-forward): it is not applied again; its answer is the remembered one.
+    Entries are evicted oldest first by log order, never by wall time, so every
+    replica remembers exactly the same ids. An outcome is ``[op, "ok", result]``
+    or ``[op, "error", status, body]``, stored as JSON (a copy: a result may be
+    a live part of the state that later commands change)."""
+
+    def __init__(self, keep: int = KEEP_REQUESTS) -> None:
+        self.keep = keep
+        self.outcomes: dict[str, list[Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self.outcomes)
+
+    def get(self, request_id: str) -> list[Any] | None:
+        return self.outcomes.get(request_id)
+
+    def remember(self, request_id: str, outcome: list[Any]) -> None:
+        outcomes = self.outcomes
+        outcomes[request_id] = orjson.loads(orjson.dumps(outcome))
+        while len(outcomes) > self.keep:
+            del outcomes[next(iter(outcomes))]
+
+    def snapshot(self) -> list[list[Any]]:
+        return [[request_id, outcome] for request_id, outcome in self.outcomes.items()]
+
+    @classmethod
+    def restore(cls, data: list[list[Any]], keep: int = KEEP_REQUESTS) -> Requests:
+        requests = cls(keep)
+        for request_id, outcome in data[-keep:] if keep else []:
+            requests.outcomes[request_id] = outcome
+        return requests
+
 
 class State:
     """All replicated state, one attribute per domain."""
 
-    def __init__(self, keep_events: int = KEEP) -> None:
+    def __init__(self, keep_events: int = KEEP, keep_requests: int = KEEP_REQUESTS) -> None:
         self.applied = 0
+        self.requests = Requests(keep_requests)
         self.agents = agents.Agents()
         self.registry = registry.Registry()
         self.events = EventLog(keep_events)
@@ -81,12 +124,13 @@ class State:
             "groups": self.groups.snapshot(),
             "consensus": self.consensus.snapshot(),
             "pools": self.pools.snapshot(),
+            "requests": self.requests.snapshot(),
         }
 
     @classmethod
-    def restore(cls, data: dict[str, Any], keep_events: int = KEEP) -> State:
+    def restore(cls, data: dict[str, Any], keep_events: int = KEEP, keep_requests: int = KEEP_REQUESTS) -> State:
         """Rebuild a State from ``snapshot()`` output that went through JSON."""
-        state = cls(keep_events)
+        state = cls(keep_events, keep_requests)
         state.applied = data["applied"]
         state.agents = agents.Agents.restore(data["agents"])
         state.registry = registry.Registry.restore(data["registry"])
@@ -96,6 +140,7 @@ class State:
         state.groups = groups.Groups.restore(data["groups"])
         state.consensus = consensus.Ballots.restore(data["consensus"])
         state.pools = pools.Pools.restore(data["pools"])
+        state.requests = Requests.restore(data.get("requests", []), keep_requests)  # absent: an older snapshot
         return state
 
 
@@ -105,8 +150,31 @@ def apply(state: State, command: Command) -> Any:
     A refused command still counts as applied (it holds a log position), and
     any events it emitted before refusing still get their reactions, so every
     replica ends in the same state whichever way the command went.
+
+    A command carrying a ``request_id`` that is among the remembered ones is a
+    retry: nothing is applied, and the first outcome (result or refusal) is
+    answered again. A request id reused for another op is refused (409).
     """
     state.applied += 1
+    request_id = command.get(REQUEST_ID)
+    if request_id is None:
+        return _apply(state, command)
+    if not isinstance(request_id, str):
+        raise BadRequest("invalid_field", "field 'request_id' must be a string", REQUEST_ID)
+    op = command.get("op")
+    seen = state.requests.get(request_id)
+    if seen is not None:
+        return replayed(request_id, op, seen)
+    try:
+        result = _apply(state, command)
+    except DomainError as exc:
+        state.requests.remember(request_id, [op, "error", exc.status, exc.body()])
+        raise
+    state.requests.remember(request_id, [op, "ok", result])
+    return result
+
+
+def _apply(state: State, command: Command) -> Any:
     handler = OPS.get(command.get("op"))  # type: ignore[arg-type]
     if handler is None:
         raise BadRequest("invalid_field", f"unknown op {command.get('op')!r}", "op")
@@ -176,4 +244,6 @@ class StateMachine:
 
     def restore_bytes(self, data: bytes) -> None:
         """Replace the state by a snapshot; the caller resyncs what derives from it."""
-        self.state = State.restore(orjson.loads(data), self.state.events.events.maxlen or KEEP)
+        self.state = State.restore(
+            orjson.loads(data), self.state.events.events.maxlen or KEEP, self.state.requests.keep
+        )

@@ -8,6 +8,7 @@ enters the replicated state.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import random
 import time
 from collections.abc import Callable
@@ -17,13 +18,17 @@ from .economics.analytics import ReportCache
 from .events import KEEP
 from .ids import IdFactory
 from .log import LocalLog, Log
-from .machine import Command, State, StateMachine
+from .machine import REQUEST_ID, Command, State, StateMachine
 from .runtime import Runtime
 from .telemetry import Telemetry
 
 DECIDED = ("economics.auction.bid_accepted", "economics.auction.bid_rejected")
 KEEP_CLOSED_AUCTIONS = 10_000  # closed or cancelled auctions (with their bids) kept in the state
 KEEP_SETTLED_TRANSACTIONS = 10_000  # settled transactions kept in the state
+
+#: the request id of the client write being handled, and how many commands it made so far
+#: (set per HTTP write by ``mabeam.http.app``; a driver's commands carry none)
+CURRENT_REQUEST: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("mabeam_request", default=None)
 
 
 class News:
@@ -128,7 +133,15 @@ class Node:
         return time.monotonic() - self.started_monotonic
 
     def command(self, op: str, **fields: Any) -> Command:
-        return {"op": op, "time": self.clock(), "node": self.node_id, **fields}
+        """A command stamped with the proposer's time and node, and with the request
+        id of the client write it comes from (the state machine applies a request
+        id once). A request that made several commands gives the second ``<id>#2``..."""
+        command = {"op": op, "time": self.clock(), "node": self.node_id, **fields}
+        current = CURRENT_REQUEST.get()
+        if current is not None:
+            current[1] += 1
+            command[REQUEST_ID] = current[0] if current[1] == 1 else f"{current[0]}#{current[1]}"
+        return command
 
     async def submit(self, op: str, **fields: Any) -> Any:
         return await self.log.submit(self.command(op, **fields))

@@ -109,7 +109,12 @@ def _refusal(ledger: Ledger, tx: dict[str, Any]) -> str | None:
 
 
 def settle(state: Any, cmd: dict[str, Any]) -> dict[str, Any]:
-    """Settle the listed transactions in order; ids no longer pending are skipped."""
+    """Settle the listed transactions in order; ids no longer pending are skipped.
+
+    A settlement is retried whenever its command's outcome was unknown to the
+    leader that sent it (a timeout, a lost leadership: the new leader's driver
+    sends its own for what it still sees pending), so the same id may reach
+    apply several times: only the first one that finds it pending moves money."""
     ledger: Ledger = state.ledger
     settled = []
     for tx_id in cmd["ids"]:
@@ -117,6 +122,8 @@ def settle(state: Any, cmd: dict[str, Any]) -> dict[str, Any]:
             continue
         del ledger.pending[tx_id]
         tx = ledger.transactions[tx_id]
+        if tx["status"] != PENDING:  # settled already (a pending set out of step with it would be a bug)
+            continue
         reason = _refusal(ledger, tx)
         data = {k: tx[k] for k in ("transaction_id", "from", "to", "amount", "reference")}
         if reason is None:

@@ -12,8 +12,8 @@ from time import perf_counter
 
 from aiohttp import web
 
-from ..errors import DomainError, NotFound
-from ..node import Node
+from ..errors import BadRequest, DomainError, NotFound
+from ..node import CURRENT_REQUEST, Node
 from ..replication.raftlog import ReplicatedLog
 from . import agents, cluster, coordination, economics, events, raft, registry, system
 from .respond import BODY_LIMIT, error_response, json_response, query_flag, too_large
@@ -26,6 +26,10 @@ NODE = web.AppKey("node", Node)
 
 _ROUTE_MODULES = (system, agents, registry, events, economics, coordination, cluster, raft)
 STALE_HEADER = "X-Mabeam-Stale"
+#: a client's request id for a write (docs/api.md, "Request ids"); answered back on every write
+REQUEST_ID_HEADER = "Idempotency-Key"
+REQUEST_ID_MAX = 200
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def instrument(node: Node, op: str, handler: Handler) -> Handler:
@@ -78,6 +82,39 @@ def guard(node: Node) -> Callable[..., Awaitable[web.StreamResponse]]:
     return middleware
 
 
+def request_ids(node: Node) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Every client write gets a request id: the client's ``Idempotency-Key``, else
+    a fresh one. The commands the write makes carry it (``Node.command``), through
+    forwarding, into the log; the state machine applies each request id once, so
+    a retry with the same key is answered the first outcome instead of a second write."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method not in _WRITES or request.path.startswith("/raft/"):
+            return await handler(request)
+        given = request.headers.get(REQUEST_ID_HEADER)
+        if given is None:
+            request_id = node.ids.new("req")
+        elif 0 < len(given) <= REQUEST_ID_MAX and given.isascii() and given.isprintable() and given.strip() == given:
+            request_id = given
+        else:
+            raise BadRequest(
+                "invalid_field",
+                f"header '{REQUEST_ID_HEADER}' must be 1 to {REQUEST_ID_MAX} printable ASCII characters",
+                REQUEST_ID_HEADER,
+            )
+        token = CURRENT_REQUEST.set([request_id, 0])
+        try:
+            response = await handler(request)
+        finally:
+            CURRENT_REQUEST.reset(token)
+        if not response.prepared:
+            response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+
+    return middleware
+
+
 def reads(rlog: ReplicatedLog) -> Callable[..., Awaitable[web.StreamResponse]]:
     """Cluster mode: ``?consistent=true`` waits for a ReadIndex barrier before a GET
     is served; every GET answer says whether it may be stale."""
@@ -100,7 +137,7 @@ def reads(rlog: ReplicatedLog) -> Callable[..., Awaitable[web.StreamResponse]]:
 
 
 def build_app(node: Node) -> web.Application:
-    middlewares = [guard(node)]
+    middlewares = [guard(node), request_ids(node)]
     limit = BODY_LIMIT
     if isinstance(node.log, ReplicatedLog):
         middlewares.append(reads(node.log))

@@ -71,15 +71,23 @@ def routes(node: Node) -> list[tuple[str, str, str, Any]]:
         bid_id = node.ids.new("bid")
         decided = node.bid_waiters.expect(bid_id) if wait else None
         try:
-            await node.submit(
+            placed = await node.submit(
                 "auction.bid", auction_id=auction_id, bid_id=bid_id, bidder=bidder, amount=amount, items=items
             )
+            if placed["bid_id"] != bid_id:  # a retried request id: the answer is about the bid it placed first
+                if decided is not None:
+                    node.bid_waiters.forget(bid_id)
+                bid_id = placed["bid_id"]
+                pending = state().auctions.bids.get(bid_id, {}).get("status") == auctions.PENDING
+                decided = node.bid_waiters.expect(bid_id) if wait and pending else None
             if decided is not None:
                 await asyncio.wait((decided,), timeout=BID_WAIT_S)
         finally:
             if decided is not None:
                 node.bid_waiters.forget(bid_id)
-        bid = state().auctions.bids[bid_id]
+        bid = state().auctions.bids.get(bid_id)
+        if bid is None:  # pruned with its closed auction since it was placed
+            return json_response({"bid_id": bid_id, "auction_id": auction_id, "status": "unknown"}, 202)
         if not wait:
             return json_response({"bid_id": bid_id, "auction_id": auction_id, "status": "pending"}, 202)
         if bid["status"] == auctions.ACCEPTED:

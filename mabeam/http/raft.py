@@ -1,7 +1,8 @@
 """Node-to-node endpoints (``/raft/...``), only in cluster mode.
 
-Every request must carry the HMAC of the cluster secret (``replication.auth``);
-without it the answer is 401 ``unauthorized`` before the body is even parsed.
+Every request must carry the HMAC of the cluster secret, a time and a fresh
+nonce (``replication.auth``); without them, or replayed, the answer is 401
+``unauthorized`` before the body is even parsed.
 
 * ``POST /raft/message`` ``{"messages": [...]}``: Raft messages for this node;
   answered 200 ``{"messages": [...]}`` with the messages their handling
@@ -30,7 +31,6 @@ from aiohttp import web
 
 from ..errors import BadRequest, DomainError, invalid, missing
 from ..node import Node
-from ..replication.auth import HEADER, verify
 from ..replication.raftlog import Applied, ReplicatedLog
 from .respond import BODY_LIMIT, json_response
 
@@ -51,8 +51,9 @@ async def _refuse(error: DomainError) -> Any:
 
 async def _authentic(request: web.Request, rlog: ReplicatedLog) -> dict[str, Any]:
     raw = await request.read()
-    if not verify(rlog.options.secret, request.method, request.path, raw, request.headers.get(HEADER)):
-        raise Unauthorized("unauthorized", "missing or wrong cluster secret signature (X-Mabeam-Auth)")
+    refused = rlog.verifier.check(request.method, request.path, raw, request.headers)
+    if refused is not None:
+        raise Unauthorized("unauthorized", refused)
     if not raw.strip():
         return {}
     try:

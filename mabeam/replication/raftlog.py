@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DomainError, Unavailable
+from ..errors import DomainError, Unavailable, from_body
 from ..machine import Command, StateMachine
 from ..raft import (
     COMMAND,
@@ -55,6 +55,7 @@ from ..raft import (
     message_from_dict,
 )
 from . import modes
+from .auth import Verifier
 from .membership import Membership
 from .storage import DiskStorage, NullStorage
 from .transport import PeerUnreachable, Transport
@@ -90,12 +91,7 @@ class ClusterOptions:
 
 def remote_error(status: int, body: Any) -> DomainError:
     """Rebuild the leader's error answer so the follower answers exactly the same."""
-    if not isinstance(body, dict):
-        body = {}
-    extra = {k: v for k, v in body.items() if k not in ("error", "detail", "field")}
-    exc = DomainError(str(body.get("error", "internal")), str(body.get("detail", "")), body.get("field"), **extra)
-    exc.status = status
-    return exc
+    return from_body(status, body)
 
 
 class ReplicatedLog:
@@ -129,6 +125,7 @@ class ReplicatedLog:
             message_timeout=max(0.3, options.tick_s * options.election_ticks),
         )
         self.transport.on_reply = self._on_reply
+        self.verifier = Verifier(options.secret, options.node_id)  # the peer requests this node receives
         self.membership = Membership(set(options.peers), int(options.member_grace_s / options.tick_s))
         self.heard: dict[str, float] = {}  # peer -> monotonic time of its last message to us
         self.reach_window = options.tick_s * options.election_ticks * 2

@@ -47,6 +47,10 @@ def _write_atomic(path: Path, data: bytes, fsync: bool) -> None:
     os.replace(tmp, path)
 
 
+def _empty(st: PersistentState) -> bool:
+    return st.hard_state.term == 0 and st.snapshot is None and not st.entries
+
+
 class DiskStorage:
     """Persists each Output's durable part; ``load`` rebuilds the PersistentState."""
 
@@ -60,8 +64,14 @@ class DiskStorage:
     @property
     def empty(self) -> bool:
         """Nothing was ever stored: a brand-new member (or one that lost its disk)."""
-        st = self._mirror.state()
-        return st.hard_state.term == 0 and st.snapshot is None and not st.entries
+        return _empty(self._mirror.state())
+
+    @classmethod
+    def peek_empty(cls, directory: str | Path) -> bool:
+        """``empty`` for a data dir, read without opening it for writing (before a node starts)."""
+        reader = cls.__new__(cls)
+        reader.dir = Path(directory)
+        return _empty(reader.load())
 
     def state(self) -> PersistentState:
         return self._mirror.state()

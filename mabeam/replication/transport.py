@@ -31,7 +31,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from .auth import FROM_HEADER, HEADER, sign
+from .auth import peer_headers
 
 log = logging.getLogger("mabeam.replication.transport")
 
@@ -112,12 +112,8 @@ class Transport:
         if wake is not None:
             wake.set()
 
-    def _headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
-        return {
-            HEADER: sign(self.secret, method, path, body),
-            FROM_HEADER: self.node_id,
-            "Content-Type": "application/json",
-        }
+    def _headers(self, peer: str, method: str, path: str, body: bytes) -> dict[str, str]:
+        return peer_headers(self.secret, method, path, body, self.node_id, peer)
 
     async def _sender(self, peer: str) -> None:
         queue, wake = self._queues[peer], self._wake[peer]
@@ -161,7 +157,7 @@ class Transport:
             async with self._session.post(
                 f"http://{self.peers[peer]}{path}",
                 data=body,
-                headers=self._headers("POST", path, body),
+                headers=self._headers(peer, "POST", path, body),
                 timeout=aiohttp.ClientTimeout(total=self.message_timeout),
             ) as resp:
                 raw = await resp.read()
@@ -199,7 +195,7 @@ class Transport:
                 method,
                 f"http://{address}{path}",
                 data=body,
-                headers=self._headers(method, path, body),
+                headers=self._headers(peer, method, path, body),
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as resp:
                 raw = await resp.read()

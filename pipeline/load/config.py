@@ -94,6 +94,7 @@ DEFAULT_COMMAND = (
     "{peers}",
     "--data-dir",
     "{data_dir}",
+    "--bootstrap",  # a new cluster's first start (a node with no data must be told: bootstrap or join)
     "--log-level",
     "WARNING",
 )

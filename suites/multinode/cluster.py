@@ -44,6 +44,7 @@ def node_command(*, tick_ms: int = 50, member_grace_s: float = 60.0) -> list[str
         "{peers}",
         "--data-dir",
         "{data_dir}",
+        "--bootstrap",  # the first start of a new cluster; ignored by a node restarted with its data
         "--tick-ms",
         str(tick_ms),
         "--member-grace-s",

@@ -150,6 +150,7 @@ class RecordingClient:
         *,
         params: Mapping[str, Any] | None = None,
         timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Answer:
         """One request, never raising for transport errors (they become an Answer)."""
         try:
@@ -158,6 +159,7 @@ class RecordingClient:
                 self.urls[node] + path,
                 json=body,
                 params=params,
+                headers=dict(headers) if headers else None,
                 timeout=timeout or (self.write_timeout if method != "GET" else self.read_timeout),
             )
         except requests.RequestException as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ def _start(*extra: str) -> tuple[subprocess.Popen, str]:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_serves_then_exits_cleanly_on_signal(sig):
-    proc, url = _start("--peers", "n2=127.0.0.1:1,n3=127.0.0.1:2", "--seed", "3")
+    proc, url = _start("--peers", "n2=127.0.0.1:1,n3=127.0.0.1:2", "--seed", "3", "--bootstrap")
     try:
         with urllib.request.urlopen(url + "/health", timeout=10) as resp:
             health = json.loads(resp.read())
@@ -180,3 +181,63 @@ def test_a_loaded_node_with_thousands_of_open_auctions_stops_promptly_on_sigterm
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _run_env(*args: str, secret: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "MABEAM_CLUSTER_SECRET"}
+    if secret is not None:
+        env["MABEAM_CLUSTER_SECRET"] = secret
+    return subprocess.run([sys.executable, "-m", "mabeam", *args], capture_output=True, text=True, timeout=30, env=env)
+
+
+def _one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("mabeam: error: "), result.stderr
+    return lines[0]
+
+
+def test_a_member_without_its_data_refuses_to_start_unless_told_to_bootstrap_or_join(tmp_path):
+    """It would have forgotten its vote: restarted as an initial member, it could
+    vote twice in one term. Without data it needs --bootstrap (a new cluster) or --join."""
+    peers = ("--node-id", "n1", "--port", "0", "--peers", "n2=127.0.0.1:1,n3=127.0.0.1:2")
+    for extra in (("--data-dir", str(tmp_path / "empty")), ()):
+        line = _one_line_error(_run_env(*peers, *extra, secret="x" * 32))
+        assert "--bootstrap" in line and "--join" in line, line
+    result = _run_env(*peers, "--join", "--bootstrap", secret="x" * 32)
+    assert result.returncode == 2 and "--join and --bootstrap exclude each other" in result.stderr
+
+
+def test_a_member_with_its_data_starts_without_a_flag(tmp_path):
+    data = tmp_path / "n9"
+    data.mkdir()
+    (data / "hard_state.json").write_text('{"term": 3, "voted_for": "n2"}')
+    proc, url = _start("--peers", "n2=127.0.0.1:1,n3=127.0.0.1:2", "--data-dir", str(data))
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=10) as resp:
+            assert json.loads(resp.read())["term"] >= 3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+
+
+@pytest.mark.parametrize("secret", [None, "mabeam-development-secret"])
+def test_a_node_reachable_from_other_machines_refuses_the_public_development_secret(secret):
+    # 192.0.2.1 (TEST-NET-1) is not loopback; the node must refuse before it even tries to bind it
+    line = _one_line_error(
+        _run_env(
+            "--node-id", "n1", "--port", "0", "--host", "192.0.2.1", "--peers", "n2=127.0.0.1:1", "--bootstrap",
+            secret=secret,
+        )
+    )  # fmt: skip
+    assert "--host 192.0.2.1" in line and "--cluster-secret" in line and "MABEAM_CLUSTER_SECRET" in line, line
+
+
+def test_the_development_secret_stays_allowed_on_loopback():
+    proc, url = _start("--peers", "n2=127.0.0.1:1", "--bootstrap")
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=10) as resp:
+            assert resp.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0

@@ -47,7 +47,7 @@ def command(*, grace_s: float = 60.0, join: bool = False, snapshot_every: int = 
         "--log-level",
         "WARNING",
     ]
-    return cmd + (["--join"] if join else [])
+    return cmd + (["--join"] if join else ["--bootstrap"])
 
 
 def start(cluster: Any, n: int, **kwargs: Any) -> Any:

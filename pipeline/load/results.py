@@ -28,6 +28,9 @@ the service is *untrusted* (the gate says ``unknown``, never pass or fail):
   full (90 % of its cores) with Locust or other processes using more of it than
   the nodes, or it was not full and the service's latency would have allowed
   the target (users / average time per operation, Little's law);
+* the achieved rate stayed under ``generator_bound_ratio`` of the target on a full
+  machine where Locust used a quarter of it or more: it took CPU the nodes would
+  otherwise have had, so the shortfall measures the shared machine;
 * a criterion failed while processes outside the run (``other_cpu_percent``)
   used ``host_other_cpu_percent`` of a core or more on average: a noisy host.
 
@@ -51,6 +54,9 @@ from pipeline.load.telemetry import GENERATOR, HOST, OTHERS, NodeSummary
 from pipeline.report.threshold import Check, Threshold, check_all, number
 
 __all__ = ["PatternResult", "evaluate", "stage_metrics", "CPU_WARNING", "memory_limit"]
+
+# on a full machine, a load generator using this share of it or more makes a shortfall untrusted
+FULL_MACHINE_GENERATOR_SHARE = 0.25
 
 CPU_WARNING = re.compile(r"CPU usage (above|was too high|threshold was exceeded)", re.IGNORECASE)
 _WORSE_HIGH = ("<", "<=")
@@ -206,6 +212,13 @@ def _trust(
     if math.isfinite(cpu_busiest) and cpu_busiest >= config.node_cpu_busy_percent:
         return True, ""  # a node ran out of CPU: the service is the bottleneck
     if math.isfinite(host) and host >= 0.9 * capacity:
+        if math.isfinite(generator) and generator >= FULL_MACHINE_GENERATOR_SHARE * capacity:
+            # Locust took CPU the nodes would otherwise have had: the shortfall measures the
+            # machine the two share, not the service (run Locust elsewhere: --expect-workers)
+            return False, (
+                f"{name}: the load generator shared a full machine with the nodes and used "
+                f"{generator:.0f}% of its {capacity:.0f}% (>= {FULL_MACHINE_GENERATOR_SHARE:.0%}): {short}; {cpu}"
+            )
         # the machine was full: whoever used most of it held the rate back
         largest = max(
             (nodes_cpu, "nodes"),

@@ -99,3 +99,25 @@ def performance(session: nox.Session) -> None:
         env={"PIPELINE_STAGE": "performance", "PIPELINE_REPORTS": str(REPORTS)},
         success_codes=[0, 3],
     )
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """The chaos scenarios of ``[chaos]`` in pipeline.toml, each on a fresh cluster with a recorded workload.
+
+    Faults are compiled from each scenario's seed into ``reports/chaos/<scenario>/schedule.json`` before the
+    run; ``-- --dry-run`` prints the schedules and starts nothing, ``-- --replay FILE`` runs one again exactly,
+    ``-- --scenario NAME``, ``-- --seed N`` (``python -m pipeline.chaos --help``).  Writes ``reports/chaos.xml``.
+    """
+    _install(session)
+    REPORTS.mkdir(exist_ok=True)
+    # exit 3 (nothing failed, a measurement is not trusted) is a clean run: the gate reads
+    # pipeline.trusted=false from the report and says unknown; exit 1 (a criterion failed) fails
+    session.run(
+        "python",
+        "-m",
+        "pipeline.chaos",
+        *session.posargs,
+        env={"PIPELINE_STAGE": "chaos", "PIPELINE_REPORTS": str(REPORTS)},
+        success_codes=[0, 3],
+    )

@@ -23,7 +23,7 @@ REQUIREMENTS = ("required", "optional", "skip")
 SEVERITIES = ("fail", "warn")
 STAGE_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 
-TOP_KEYS = ("pipeline", "stages", "policies", "performance")
+TOP_KEYS = ("pipeline", "stages", "policies", "performance", "chaos")
 PIPELINE_KEYS = ("reports", "noxfile", "kill_grace_s")
 STAGE_KEYS = ("session", "report", "budget_s", "parallel", "reruns", "pytest_args", "thresholds")
 POLICY_KEYS = ("required", "optional", "skip", "flaky", "missing")

@@ -116,7 +116,7 @@ def test_stage_defaults_and_order(tmp_path):
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("colour = 1\n", "colour: unknown key; allowed: pipeline, stages, policies, performance"),
+        ("colour = 1\n", "colour: unknown key; allowed: pipeline, stages, policies, performance, chaos"),
         ("[pipeline]\nreport = 'x'\n", "pipeline.report: unknown key; allowed: reports, noxfile, kill_grace_s"),
         (
             "[stages.unit]\nbudget = 3\n",
@@ -188,7 +188,9 @@ def test_invalid_toml_names_the_file(tmp_path):
 
 def test_pyproject_keys_are_named_with_their_table(tmp_path):
     message = error_of(tmp_path, "[tool.pipeline]\nstagez = 1\n", "pyproject.toml")
-    assert message.endswith("tool.pipeline.stagez: unknown key; allowed: pipeline, stages, policies, performance")
+    assert message.endswith(
+        "tool.pipeline.stagez: unknown key; allowed: pipeline, stages, policies, performance, chaos"
+    )
 
 
 def test_missing_config_file_is_an_error(tmp_path):

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from pathlib import Path
 
 from pipeline.chaos.config import ConfigError, load
 from pipeline.chaos.model import ScenarioError
 from pipeline.chaos.runner import RunOptions, run_stage
+from pipeline.run.signals import interrupt_once_on_sigterm
 
 EPILOG = """\
 examples:
@@ -67,10 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             config.scenario(name)
         options = RunOptions(seed=args.seed, scenarios=tuple(args.scenario), replay=args.replay, dry_run=args.dry_run)
 
-        def terminate(signum: int, frame: object) -> None:
-            raise KeyboardInterrupt(f"signal {signum}")
-
-        signal.signal(signal.SIGTERM, terminate)
+        interrupt_once_on_sigterm()  # a second signal cannot cut the teardown short
         try:
             results, _ = run_stage(config, options, env_seed=env_seed)
         except KeyboardInterrupt:

@@ -15,6 +15,7 @@ named in ``[chaos.workloads]``.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 import tomllib
@@ -195,8 +196,8 @@ def from_mapping(data: Any, source: str, root: Path) -> ChaosConfig:
     interval = data.get("progress_interval_s", 5.0)
     timeout = data.get("ready_timeout_s", 30.0)
     for key, value in (("progress_interval_s", interval), ("ready_timeout_s", timeout)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise _err(source, key, f"expected a positive number of seconds, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+            raise _err(source, key, f"expected a positive, finite number of seconds, got {value!r}")
     return ChaosConfig(
         scenarios=tuple(ordered),
         workloads=workloads,

@@ -114,11 +114,11 @@ class Executor:
                     node = self._leader()
                 entry["node"] = node
                 self.down.add(node)
+                self.nodes[wid] = node  # before the call: a failure that half-happened is still brought back
                 self._aim()
                 self.started[wid] = begun
                 method = self.cluster.faults.crash if action.action == "crash" else self.cluster.faults.pause
                 self.records[wid] = method(node, seed=action.seed)
-                self.nodes[wid] = node
             elif action.action in ("restart", "resume"):
                 node = self.nodes.get(wid)
                 if node is None:
@@ -216,7 +216,8 @@ class Executor:
         for wid, node in list(self.nodes.items()):
             if node in self.down:
                 try:
-                    if self.records[wid].kind == "pause":
+                    failure = self.records.get(wid)  # None when the crash or pause itself raised
+                    if failure is not None and failure.kind == "pause":
                         self.cluster.faults.resume(node)
                     else:
                         self.cluster.faults.restart(node)

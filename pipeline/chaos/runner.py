@@ -333,8 +333,10 @@ def run_scenario(
         if sampler is not None:
             sampler.stop()
         probe.close()
-        (out / "faults.log").write_text(handle.faults.log.format() + "\n", encoding="utf-8")
-        handle.close()
+        try:
+            (out / "faults.log").write_text(handle.faults.log.format() + "\n", encoding="utf-8")
+        finally:
+            handle.close()  # whatever the disk says
         result.files["faults"] = str(out / "faults.log")
         result.files["node_logs"] = str(out / "cluster")
         result.elapsed_s = time.monotonic() - started

@@ -115,7 +115,13 @@ class Driver:
         return self
 
     def _run(self, name: str, rng: random.Random, offset: float) -> None:
-        client = self.workload.client(name)
+        try:
+            client = self.workload.client(name)
+        except BaseException as exc:  # noqa: BLE001 - a client that never started is reported by stop()
+            with self._lock:
+                self.errors.append(exc)
+                self.done_ops[name] = 0
+            return
         start = time.monotonic() + offset
         deadline = time.monotonic() + self.max_seconds
         n = 0

@@ -10,15 +10,16 @@ the same way.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
-import signal
 import sys
 from pathlib import Path
 
 from pipeline.load.config import ConfigError, load
 from pipeline.load.locust import LocustOptions
 from pipeline.load.runner import RunOptions, run_stage
+from pipeline.run.signals import interrupt_once_on_sigterm
 
 EPILOG = """\
 Load from several machines: run this with --expect-workers N (and --master-bind-host
@@ -82,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.users is not None and args.users < 1:
         print("error: --users: must be >= 1", file=sys.stderr)
         return 2
-    if args.duration is not None and not args.duration > 0:
-        print("error: --duration: must be > 0 seconds", file=sys.stderr)
+    if args.duration is not None and not (args.duration > 0 and math.isfinite(args.duration)):
+        print(f"error: --duration: must be a finite number of seconds > 0, got {args.duration:g}", file=sys.stderr)
         return 2
     processes = config.processes if args.processes is None else args.processes
     if processes < -1:
@@ -114,10 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
 
-    def terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, terminate)
+    interrupt_once_on_sigterm()  # a second signal cannot cut the teardown short
     try:
         results, _ = run_stage(config, options)
     except KeyboardInterrupt:

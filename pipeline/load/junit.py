@@ -63,7 +63,9 @@ def write_report(
     stage = _suite(root, "performance")
     untrusted = [r for r in results if not r.trusted and not r.error]
     props: list[tuple[str, str]] = [
-        (f"metric.{k}", _value(v)) for k, v in sorted(stage_metrics(results, stage_thresholds).items())
+        (f"metric.{k}", _value(v))
+        for k, v in sorted(stage_metrics(results, stage_thresholds).items())
+        if math.isfinite(v)  # an unmeasured value is left out, not written as "nan" (the gate's unreadable)
     ]
     props.append(("pipeline.trusted", "false" if untrusted else "true"))
     if untrusted:
@@ -88,7 +90,7 @@ def write_report(
     _finish(stage)
     for r in results:
         suite = _suite(root, f"performance.{r.name}")
-        items = [(f"metric.{r.name}.{k}", _value(v)) for k, v in sorted(r.metrics.items())]
+        items = [(f"metric.{r.name}.{k}", _value(v)) for k, v in sorted(r.metrics.items()) if math.isfinite(v)]
         items.append((f"performance.{r.name}.verdict", r.verdict))
         if not r.trusted:
             items.append((f"performance.{r.name}.untrusted_reason", r.untrusted_reason))

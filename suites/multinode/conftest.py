@@ -133,7 +133,12 @@ def seed(request: pytest.FixtureRequest) -> int:
     Printed so a failing run says how to replay it."""
     chosen = request.config.getoption("cluster_seed", None)
     if chosen is None and os.environ.get("PIPELINE_SEED"):
-        chosen = int(os.environ["PIPELINE_SEED"])
+        try:
+            chosen = int(os.environ["PIPELINE_SEED"])
+        except ValueError:
+            raise pytest.UsageError(
+                f"PIPELINE_SEED: expected a whole number, got {os.environ['PIPELINE_SEED']!r}"
+            ) from None
     if chosen is None:
         chosen = random.SystemRandom().randrange(2**31)
     print(f"seed={chosen} (replay with PIPELINE_SEED={chosen})")

@@ -44,7 +44,8 @@ def table(**scenario):
             "pipeline.toml: chaos.scenarios.s.workload.name: unknown workload 'other'; allowed: w",
         ),
         ({**table(), "order": ["t"]}, "pipeline.toml: chaos.order: unknown scenario 't'; allowed: s"),
-        ({"progress_interval_s": 0}, "pipeline.toml: chaos.progress_interval_s: expected a positive number"),
+        ({"progress_interval_s": 0}, "pipeline.toml: chaos.progress_interval_s: expected a positive, finite number"),
+        ({"ready_timeout_s": float("inf")}, "pipeline.toml: chaos.ready_timeout_s: expected a positive, finite number"),
     ],
 )
 def test_errors_are_one_line_naming_the_key(data, message):

@@ -33,3 +33,10 @@ def test_the_replay_command_carries_every_choice():
     assert replay_command(options) == (
         "nox -s performance -- --seed 9 --full --pattern high_frequency_trading --duration 40 --users 20"
     )
+
+
+def test_an_infinite_duration_is_a_usage_error_before_anything_starts(capsys):
+    from pipeline.load.__main__ import main
+
+    assert main(["--duration", "inf"]) == 2
+    assert "--duration: must be a finite number of seconds > 0, got inf" in capsys.readouterr().err

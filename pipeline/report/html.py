@@ -621,7 +621,7 @@ header{padding:16px 20px;border-radius:0 0 8px 8px;color:#fff}header a{color:#ff
 h1{margin:0 0 8px;font-size:26px}h2{border-bottom:1px solid var(--line);padding-bottom:4px;margin-top:28px}
 .facts{display:flex;flex-wrap:wrap;gap:4px 24px;margin:0}.facts div{display:flex;gap:6px}.facts dt{opacity:.8}
 .facts dd{margin:0;font-weight:600}.reasons-title{border:0;font-size:15px;margin:12px 0 2px}
-header .reasons{margin:0;padding-left:20px}header nav{margin-top:8px;font-size:13px}
+header .reasons{margin:0;padding-left:20px}header .reasons .ok{color:#fff}header nav{margin-top:8px;font-size:13px}
 table{border-collapse:collapse;margin:8px 0;width:100%}th,td{border:1px solid var(--line);padding:4px 8px;
 text-align:left;vertical-align:top}th{background:var(--bg)}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .pill{display:inline-block;padding:0 8px;border-radius:10px;background:var(--bg);border:1px solid var(--line);

@@ -26,7 +26,7 @@ from typing import Any
 from pipeline.chaos.model import Scenario, ScenarioError, scenario_from_mapping
 from pipeline.run.config import ConfigError
 
-__all__ = ["ChaosConfig", "load", "from_mapping", "ConfigError", "CHAOS_KEYS", "DEFAULT_COMMAND"]
+__all__ = ["ChaosConfig", "load", "from_mapping", "ConfigError", "CHAOS_KEYS"]
 
 CHAOS_KEYS = (
     "order",
@@ -49,24 +49,6 @@ CHAOS_KEYS = (
     "scenarios",
 )
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
-DEFAULT_COMMAND = (
-    "{python}",
-    "-m",
-    "mabeam",
-    "--node-id",
-    "{name}",
-    "--host",
-    "{host}",
-    "--port",
-    "{port}",
-    "--peers",
-    "{peers}",
-    "--data-dir",
-    "{data_dir}",
-    "--bootstrap",
-    "--log-level",
-    "WARNING",
-)
 
 
 @dataclass(frozen=True)
@@ -75,7 +57,7 @@ class ChaosConfig:
 
     scenarios: tuple[Scenario, ...]
     workloads: tuple[tuple[str, str], ...]
-    command: tuple[str, ...] = DEFAULT_COMMAND
+    command: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     secret_env: str = ""
     reports: Path = Path("reports/chaos")
@@ -160,7 +142,7 @@ def from_mapping(data: Any, source: str, root: Path) -> ChaosConfig:
     for key in data:
         if key not in CHAOS_KEYS:
             raise _err(source, key, "unknown key", CHAOS_KEYS)
-    command = data.get("command", list(DEFAULT_COMMAND))
+    command = data.get("command", ["(missing)"])  # missing: said after the rest is checked
     if not isinstance(command, list) or not command or not all(isinstance(c, str) and c for c in command):
         raise _err(source, "command", f"expected a non-empty list of strings, got {command!r}")
     workloads = _str_map(source, data, "workloads")
@@ -198,6 +180,10 @@ def from_mapping(data: Any, source: str, root: Path) -> ChaosConfig:
     for key, value in (("progress_interval_s", interval), ("ready_timeout_s", timeout)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
             raise _err(source, key, f"expected a positive, finite number of seconds, got {value!r}")
+    if "command" not in data:  # the toolkit knows no service: the node command is the project's
+        raise _err(
+            source, "command", 'missing: the node command, e.g. ["{python}", "-m", "myservice", "--port", "{port}"]'
+        )
     return ChaosConfig(
         scenarios=tuple(ordered),
         workloads=workloads,

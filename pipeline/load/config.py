@@ -80,24 +80,6 @@ TELEMETRY_KEYS = ("interval_s", "paths", "fields")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _PLACEHOLDER = "{python}"
 
-DEFAULT_COMMAND = (
-    "{python}",
-    "-m",
-    "mabeam",
-    "--node-id",
-    "{name}",
-    "--host",
-    "{host}",
-    "--port",
-    "{port}",
-    "--peers",
-    "{peers}",
-    "--data-dir",
-    "{data_dir}",
-    "--bootstrap",  # a new cluster's first start (a node with no data must be told: bootstrap or join)
-    "--log-level",
-    "WARNING",
-)
 DEFAULT_PATHS = {"telemetry": "/telemetry", "status": "/health"}
 DEFAULT_FIELDS = {
     "cpu_seconds": "telemetry:process.cpu_seconds",
@@ -163,7 +145,7 @@ class LoadConfig:
     root: Path
     patterns: tuple[PatternConfig, ...]
     nodes: int = 3
-    command: tuple[str, ...] = DEFAULT_COMMAND
+    command: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     secret_env: str = ""
     memory_mb: int | None = None
@@ -240,7 +222,11 @@ def from_mapping(data: dict, source: str, root: Path) -> LoadConfig:
     for name in order:
         if name not in patterns:
             raise v.error("performance.order", f"unknown pattern {name!r}", tuple(patterns))
-    command = table.get("command", list(DEFAULT_COMMAND))
+    if "command" not in table:  # the toolkit knows no service: the node command is the project's
+        raise v.error(
+            "performance.command", 'missing: the node command, e.g. ["{python}", "-m", "myservice", "--port", "{port}"]'
+        )
+    command = table["command"]
     if (
         isinstance(command, str)
         or not isinstance(command, list)

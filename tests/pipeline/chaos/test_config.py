@@ -23,6 +23,7 @@ def test_the_shipped_table_loads():
 
 def table(**scenario):
     return {
+        "command": ["node", "--port", "{port}"],
         "workloads": {"w": "m:f"},
         "scenarios": {"s": {"duration_s": 10, "workload": "w", **scenario}},
     }
@@ -63,5 +64,12 @@ def test_unknown_scenario_names_the_allowed_ones():
 def test_python_placeholder_is_this_interpreter():
     import sys
 
-    config = from_mapping({"command": ["{python}", "-m", "x"]}, "f", ROOT)
+    config = from_mapping({**table(), "command": ["{python}", "-m", "x"]}, "f", ROOT)
     assert config.node_command() == [sys.executable, "-m", "x"]
+
+
+def test_the_node_command_is_the_projects_not_the_toolkits():
+    data = table()
+    del data["command"]
+    with pytest.raises(ConfigError, match=r"chaos.command: missing: the node command"):
+        from_mapping(data, "pipeline.toml", ROOT)

@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def toml(tmp_path: Path, body: str) -> str:
     path = tmp_path / "pipeline.toml"
-    path.write_text(f'[chaos]\nreports = "{tmp_path}/chaos"\njunit = "{tmp_path}/chaos.xml"\n' + body)
+    command = 'command = ["node", "--port", "{port}"]\n' if "command =" not in body else ""
+    path.write_text(f'[chaos]\nreports = "{tmp_path}/chaos"\njunit = "{tmp_path}/chaos.xml"\n' + command + body)
     return str(path)
 
 

@@ -31,7 +31,7 @@ from pipeline.load.locust import LocustOptions, locust_command, locust_env, run_
 from pipeline.load.plot import plot_pattern
 from pipeline.load.progress import pattern_table, progress_line, summary_table
 from pipeline.load.results import PatternResult, evaluate
-from pipeline.load.stats import read_stats
+from pipeline.load.stats import read_history, read_stats
 from pipeline.load.telemetry import Sampler, lookup, summarise
 
 __all__ = ["RunOptions", "run_stage", "run_pattern", "replay_command"]
@@ -219,6 +219,7 @@ def run_pattern(
         duration_s=duration_s,
         locust_output=run.output,
         workers=options.locust.workers,
+        history=read_history(history) if history.exists() else (),
     )
     picture = plot_pattern(
         out / f"{pattern.name}.png",

@@ -294,6 +294,12 @@ def _cell(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class NodeSummary:
+    """One node's (or ``host``/``generator``/``others``) telemetry over the run.
+    ``cpu_per_s``: its per-second CPU samples (% of one core) in the order taken,
+    from ``skip_first_s`` on: what a verdict needs to tell a node busy for part
+    of the run from one idle throughout (the mean hides it); empty when only
+    the summary figures are known."""
+
     node: str
     samples: int
     failed_samples: int
@@ -302,10 +308,12 @@ class NodeSummary:
     rss_first: float
     rss_max: float
     rss_last: float
+    cpu_per_s: tuple[float, ...] = ()
 
 
 def summarise(samples: list[Sample], *, skip_first_s: float = 0.0) -> dict[str, NodeSummary]:
-    """Per node (and ``host``/``generator``): CPU mean and max, RSS first/max/last."""
+    """Per node (and ``host``/``generator``): CPU mean and max (and every
+    per-second CPU sample), RSS first/max/last."""
     by_node: dict[str, list[Sample]] = {}
     for s in samples:
         by_node.setdefault(s.node, []).append(s)
@@ -327,5 +335,6 @@ def summarise(samples: list[Sample], *, skip_first_s: float = 0.0) -> dict[str, 
             rss[0] if rss else math.nan,
             max(rss) if rss else math.nan,
             rss[-1] if rss else math.nan,
+            tuple(cpus),
         )
     return out

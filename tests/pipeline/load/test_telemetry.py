@@ -87,3 +87,14 @@ def test_cpu_of_a_changing_set_of_processes():
     # pid 1 used 0.5 s in the second, pid 2 started (0.2 s so far), pid 3 ended: 70 %
     assert _percent(11.0, {1: 10.5, 2: 0.2}, (10.0, {1: 10.0, 3: 99.0})) == 70.0
     assert _percent(10.0, {1: 1.0}, (10.0, {1: 0.0})) == 0.0
+
+
+def test_the_summary_keeps_every_per_second_cpu_sample_after_the_ramp():
+    from pipeline.load.telemetry import Sample
+
+    cpus = [50.0, 10.0, 20.0, 150.0, 30.0]
+    samples = [Sample(100.0 + t, float(t), "n1", True, {"cpu_percent": c}) for t, c in enumerate(cpus)]
+    samples.append(Sample(106.0, 5.0, "n1", False, {}))  # a failed sample: no CPU, counted as failed
+    summary = summarise(samples, skip_first_s=1)["n1"]
+    assert summary.cpu_per_s == (10.0, 20.0, 150.0, 30.0)  # in order, the ramp's first second left out
+    assert summary.cpu_mean == 52.5 and summary.cpu_max == 150.0 and summary.failed_samples == 1

@@ -144,3 +144,28 @@ def cluster_clean(c, run="", dry_run=False):
     from pipeline.cluster import clean
 
     _finish(clean.main([*(["--run", run] if run else []), *(["--dry-run"] if dry_run else [])]))
+
+
+@task(
+    help={
+        "mode": "auto (registry if python:3.11-slim can be had, else offline), registry or offline",
+        "force": "rebuild even if the image for this source already exists",
+    }
+)
+def image(c, mode="auto", force=False):
+    """Build the node image for containers (cached per source)."""
+    import time
+    from pathlib import Path
+
+    from pipeline.containers import image as node_image
+
+    started = time.monotonic()
+    try:
+        tag = node_image.ensure_image(Path(__file__).parent, mode=mode, force=force)
+    except ValueError as exc:
+        print(f"error: --mode: {exc}", file=sys.stderr)
+        raise Exit(code=EXIT_CONFIG) from None
+    except node_image.ImageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise Exit(code=1) from None
+    print(f"{tag} ({time.monotonic() - started:.1f} s)")

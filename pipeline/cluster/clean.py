@@ -4,8 +4,12 @@ Reads every run state file (see :mod:`pipeline.cluster.runstate`).  A run whose
 runner is still alive is left alone.  For a dead run it kills each recorded
 process whose start time still matches (never a recycled pid), together with
 the members of its process group that started after it, deletes the run's
-proxies on the Toxiproxy server it used (when that server still answers), and
-removes the state file.  Safe to run at any time, also from CI before a stage.
+proxies on the Toxiproxy server it used (when that server still answers),
+removes its containers, networks and volumes (found by their run label, on
+the engine the run used), and removes the state file.  The command line also
+sweeps the current Docker engine for the toolkit's objects whose runner is
+gone, even without a state file (a run killed before it wrote one).  Safe
+to run at any time, also from CI before a stage.
 
 Options: ``--run RUN_ID`` (only that run), ``--dry-run`` (report only),
 ``--dir PATH`` (state directory).  Exit status 0 unless a state file could not
@@ -25,6 +29,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipeline.cluster.runstate import ProcessRecord, RunState, runs_dir, same_process, start_ticks
 
@@ -40,11 +45,12 @@ class CleanReport:
     cleaned_runs: list[str] = field(default_factory=list)
     killed: list[tuple[str, str, int]] = field(default_factory=list)  # (run, name, pid)
     proxies_deleted: list[tuple[str, str]] = field(default_factory=list)
+    removed: list[tuple[str, str]] = field(default_factory=list)  # (run, "container pipeline-...-n1")
     errors: list[str] = field(default_factory=list)
 
     @property
     def found_anything(self) -> bool:
-        return bool(self.killed or self.proxies_deleted or self.cleaned_runs)
+        return bool(self.killed or self.proxies_deleted or self.cleaned_runs or self.removed)
 
     def summary(self) -> str:
         lines = [
@@ -53,6 +59,7 @@ class CleanReport:
         ]
         lines += [f"  killed {name} pid {pid} (run {run})" for run, name, pid in self.killed]
         lines += [f"  deleted proxy {name} (run {run})" for run, name in self.proxies_deleted]
+        lines += [f"  removed {what} (run {run})" for run, what in self.removed]
         lines += [f"  error: {e}" for e in self.errors]
         return "\n".join(lines)
 
@@ -130,16 +137,100 @@ def clean_run(state: RunState, report: CleanReport, *, dry_run: bool = False) ->
         for name in state.proxies:
             if dry_run or _delete_proxy(state.toxiproxy_url, name):
                 report.proxies_deleted.append((state.run_id, name))
+    if state.docker_host is not None:
+        _remove_containers(state, report, dry_run=dry_run)
     if not dry_run:
         state.remove()
     report.cleaned_runs.append(state.run_id)
 
 
-def clean(*, run_id: str | None = None, dry_run: bool = False, directory: Path | None = None) -> CleanReport:
-    """Clean every dead run (or just ``run_id``) in ``directory``."""
+def _engine(docker_host: str | None) -> Any:
+    """A client of the engine a run used (its DOCKER_HOST), or raise DockerUnavailable."""
+    from pipeline.containers import engine
+
+    saved = os.environ.get("DOCKER_HOST")
+    try:
+        if docker_host:
+            os.environ["DOCKER_HOST"] = docker_host
+        return engine.connect(timeout=3.0)
+    finally:
+        if docker_host:
+            if saved is None:
+                os.environ.pop("DOCKER_HOST", None)
+            else:
+                os.environ["DOCKER_HOST"] = saved
+
+
+def _remove_containers(state: RunState, report: CleanReport, *, dry_run: bool) -> None:
+    from pipeline.containers import engine
+
+    try:
+        client = _engine(state.docker_host)
+    except engine.DockerUnavailable as exc:
+        report.errors.append(f"run {state.run_id}: its containers could not be removed: {exc}")
+        return
+    try:
+        if dry_run:
+            report.removed += [(state.run_id, what) for what in engine.leftovers(client).get(state.run_id, [])]
+        else:
+            report.removed += [(state.run_id, what) for what in engine.remove_run(client, state.run_id)]
+    except Exception as exc:  # noqa: BLE001 - the engine refused: say so, clean the rest
+        report.errors.append(f"run {state.run_id}: removing its containers failed: {exc}")
+    finally:
+        client.close()
+
+
+def sweep_containers(report: CleanReport, *, dry_run: bool = False, live: set[str] | None = None) -> None:
+    """Remove the toolkit's containers, networks and volumes on the current
+    engine whose run is not alive: no live run state file names the run, and
+    the runner on their label (``host:pid:ticks``) is gone.  Quiet when no
+    engine answers (a machine without Docker has nothing to sweep)."""
+    from pipeline.containers import engine
+
+    try:
+        client = _engine(None)
+    except engine.DockerUnavailable:
+        return
+    try:
+        for run_id, objects in engine.leftovers(client).items():
+            if run_id in (live or set()) or _runner_alive(client, run_id):
+                continue
+            if dry_run:
+                report.removed += [(run_id, what) for what in objects]
+            else:
+                report.removed += [(run_id, what) for what in engine.remove_run(client, run_id)]
+    except Exception as exc:  # noqa: BLE001 - the engine refused: report it
+        report.errors.append(f"sweeping containers: {exc}")
+    finally:
+        client.close()
+
+
+def _runner_alive(client: Any, run_id: str) -> bool:
+    """True when a labelled object of ``run_id`` names a runner alive on this machine."""
+    import socket as _socket
+
+    from pipeline.containers import engine
+
+    flt = {"label": [f"{engine.LABEL_RUN}={run_id}"]}
+    for obj in client.containers.list(all=True, filters=flt) + client.networks.list(filters=flt):
+        label = engine._labels(obj).get(engine.LABEL_RUNNER, "")
+        host, _, rest = label.partition(":")
+        pid, _, ticks = rest.partition(":")
+        if host == _socket.gethostname() and pid.isdigit() and ticks.isdigit():
+            return same_process(int(pid), int(ticks))
+    return False
+
+
+def clean(
+    *, run_id: str | None = None, dry_run: bool = False, directory: Path | None = None, containers: bool = False
+) -> CleanReport:
+    """Clean every dead run (or just ``run_id``) in ``directory``; with
+    ``containers``, also sweep the Docker engine (:func:`sweep_containers`)."""
     report = CleanReport()
     directory = directory or runs_dir()
     if not directory.is_dir():
+        if containers and run_id is None:
+            sweep_containers(report, dry_run=dry_run)
         return report
     for path in sorted(directory.glob("*.json")):
         if run_id is not None and path.stem != run_id:
@@ -154,6 +245,8 @@ def clean(*, run_id: str | None = None, dry_run: bool = False, directory: Path |
             report.live_runs.append(state.run_id)
             continue
         clean_run(state, report, dry_run=dry_run)
+    if containers and run_id is None:
+        sweep_containers(report, dry_run=dry_run, live=set(report.live_runs))
     return report
 
 
@@ -167,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--dir: {args.dir} is not a directory")
     if args.dir is not None and not args.dir.exists():
         print(f"note: --dir {args.dir} does not exist: no run state files to clean")
-    report = clean(run_id=args.run_id, dry_run=args.dry_run, directory=args.dir)
+    report = clean(run_id=args.run_id, dry_run=args.dry_run, directory=args.dir, containers=True)
     print(report.summary())
     return 1 if report.errors else 0
 

@@ -9,7 +9,9 @@ traffic.
 
 Proxies are created before the nodes start, listening on ``127.0.0.1:0``; the
 server picks a free port, which is read back and handed to the source node as
-that peer's address.  Names are ``<run-id>:n1->n2`` (and
+that peer's address.  (A Toxiproxy in a container hands out its published
+ports instead, and says where the runner reaches each: ``next_listen`` and
+``runner_address``.)  Names are ``<run-id>:n1->n2`` (and
 ``<run-id>:client->n1``): the run id keeps parallel runs sharing one Toxiproxy
 server apart, and Toxiproxy accepts any name without a ``/``.
 
@@ -61,10 +63,18 @@ class LinkProxy:
     name: str
     listen: Address
     upstream: Address
+    #: where the runner reaches the proxy, when not at ``listen`` (a
+    #: Toxiproxy in a container: 127.0.0.1 and the published port)
+    reach: Address | None = None
 
     @property
     def is_client(self) -> bool:
         return self.link.src == CLIENT
+
+    @property
+    def runner_address(self) -> Address:
+        """The address the test runner connects to (probes, client traffic)."""
+        return self.reach or self.listen
 
 
 @dataclass(frozen=True)
@@ -125,7 +135,7 @@ Prober = Callable[[LinkProxy, "str | None", float], ProbeResult]
 
 
 def tcp_prober(proxy: LinkProxy, http_path: str | None, timeout: float) -> ProbeResult:
-    return probe_link(proxy.listen, http_path, timeout)
+    return probe_link(proxy.runner_address, http_path, timeout)
 
 
 class LinkTable:
@@ -141,9 +151,13 @@ class LinkTable:
         prober: Prober | None = None,
         state: RunState | None = None,
         listen_host: str = "127.0.0.1",
+        next_listen: Callable[[], str] | None = None,
+        runner_address: Callable[[Address], Address] | None = None,
     ) -> None:
         self.client = client
         self.listen_host = listen_host
+        self._next_listen = next_listen or (lambda: f"{self.listen_host}:0")
+        self._runner_address = runner_address
         self.run_id = run_id
         self._peer_address = peer_address or (lambda a: a)
         self.prober: Prober = prober or tcp_prober
@@ -164,10 +178,11 @@ class LinkTable:
             self.state.add_proxies(list(names.values()))
         for link in wanted:
             upstream = upstreams[link.dst]
-            info = self.client.create_proxy(names[link], upstream=str(upstream), listen=f"{self.listen_host}:0")
+            info = self.client.create_proxy(names[link], upstream=str(upstream), listen=self._next_listen())
             listen = Address(info.host, int(info.port))
+            reach = self._runner_address(listen) if self._runner_address is not None else None
             with self._lock:
-                self._proxies[link] = LinkProxy(link, names[link], listen, upstream)
+                self._proxies[link] = LinkProxy(link, names[link], listen, upstream, reach)
                 self._disabled_by[link] = set()
                 self._toxics[link] = {}
             if not info.enabled or info.toxics:  # heal at start: a link starts clean, whatever the server had
@@ -181,7 +196,7 @@ class LinkTable:
         for link, proxy in list(self._proxies.items()):
             if link.dst == node:
                 self.client.update_proxy(proxy.name, upstream=str(address))
-                self._proxies[link] = LinkProxy(link, proxy.name, proxy.listen, address)
+                self._proxies[link] = LinkProxy(link, proxy.name, proxy.listen, address, proxy.reach)
 
     def destroy(self) -> list[str]:
         """Delete every proxy of the run; return names that could not be deleted."""

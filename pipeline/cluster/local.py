@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -32,9 +31,17 @@ from typing import BinaryIO
 
 from pipeline.cluster.config import NodeSpec
 from pipeline.cluster.errors import NodeLaunchError
-from pipeline.cluster.process import check_resources, child_setup, proc_state, signal_group, tail_file, wait_for
+from pipeline.cluster.process import (
+    Watchdog,
+    check_resources,
+    child_setup,
+    proc_state,
+    signal_group,
+    tail_file,
+    wait_for,
+)
 from pipeline.cluster.provider import Address, NodeLaunch, Provider, ProviderError, RunContext, free_port, merged_env
-from pipeline.cluster.runstate import RunState, start_ticks
+from pipeline.cluster.runstate import start_ticks
 
 __all__ = ["LocalProvider"]
 
@@ -53,8 +60,7 @@ class LocalProvider(Provider):
         self._procs: dict[str, subprocess.Popen] = {}
         self._logs: dict[str, BinaryIO] = {}
         self._run: RunContext | None = None
-        self._watchdog: subprocess.Popen | None = None
-        self._watchdog_fd: int | None = None
+        self._watchdog: Watchdog | None = None
         self._lock = threading.RLock()
 
     # ---------------------------------------------------------------- lifecycle
@@ -62,25 +68,7 @@ class LocalProvider(Provider):
     def open(self, run: RunContext) -> None:
         self._run = run
         if self.use_watchdog and run.state is not None and self._watchdog is None:
-            self._start_watchdog(state=run.state, run_dir=run.run_dir)
-
-    def _start_watchdog(self, state: RunState, run_dir: Path) -> None:
-        read_fd, write_fd = os.pipe()  # both close-on-exec; the read end becomes the child's stdin
-        log = open(run_dir / "watchdog.log", "ab")
-        try:
-            self._watchdog = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.cluster.watchdog", str(state.path)],
-                stdin=read_fd,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-                close_fds=True,
-            )
-        finally:
-            os.close(read_fd)
-            log.close()
-        self._watchdog_fd = write_fd
-        state.add_process("watchdog", "watchdog", "watchdog", self._watchdog.pid)
+            self._watchdog = Watchdog(run.state, run.run_dir)
 
     def allocate(self, name: str, spec: NodeSpec) -> Address:
         address = Address(self.host, free_port(self.host))
@@ -239,15 +227,8 @@ class LocalProvider(Provider):
 
     def release(self) -> None:
         """Let the watchdog go: called after the run's state file is removed."""
-        if self._watchdog_fd is not None:
-            os.close(self._watchdog_fd)
-            self._watchdog_fd = None
         if self._watchdog is not None:
-            try:
-                self._watchdog.wait(3.0)
-            except subprocess.TimeoutExpired:
-                self._watchdog.kill()
-                self._watchdog.wait()
+            self._watchdog.release()
             self._watchdog = None
 
     def live_pids(self) -> dict[str, int]:

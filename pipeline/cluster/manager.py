@@ -176,9 +176,16 @@ class ClusterManager:
         named = list(zip(config.names, config.nodes, strict=True))
         addresses = {name: provider.allocate(name, spec) for name, spec in named}
         if config.link_proxies or config.client_proxies:
-            tp = self._toxiproxy if self._toxiproxy is not None else shared_toxiproxy(seed)
+            wanted = (len(config.links) if config.link_proxies else 0) + (
+                config.node_count if config.client_proxies else 0
+            )
+            tp = self._toxiproxy
+            own = provider.toxiproxy(seed, wanted) if tp is None else None
+            if tp is None:
+                tp = own or shared_toxiproxy(seed)
             handle.toxiproxy = tp
             state.toxiproxy_url = getattr(tp, "url", None)
+            state.toxiproxy_owned = own is not None  # goes with the provider's containers
             tp_pid = getattr(tp, "pid", None)
             if tp_pid and self._toxiproxy is None:
                 state.add_process("toxiproxy", "toxiproxy", "toxiproxy", tp_pid, group=False)
@@ -192,6 +199,8 @@ class ClusterManager:
                 prober=getattr(tp, "prober", None),
                 state=state,
                 listen_host=provider.proxy_listen_host,
+                next_listen=getattr(tp, "next_listen", None),
+                runner_address=getattr(tp, "host_address", None),
             )
             handle.links.create(
                 config.links if config.link_proxies else (), addresses, config.names if config.client_proxies else ()
@@ -222,7 +231,7 @@ class ClusterManager:
         self._wait_ready(handle, provider, launches, config.ready_timeout)
         for launch in launches:
             client_proxy = handle.links.client_proxy(launch.name) if handle.links is not None else None
-            url_addr = client_proxy.listen if client_proxy is not None else provider.client_address(launch.name)
+            url_addr = client_proxy.runner_address if client_proxy is not None else provider.client_address(launch.name)
             handle._nodes[launch.name] = NodeHandle(
                 launch.name,
                 f"http://{url_addr}",

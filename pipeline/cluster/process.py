@@ -20,15 +20,28 @@ import ctypes.util
 import os
 import resource
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.cluster.config import Resources
 from pipeline.cluster.provider import ProviderError
 
-__all__ = ["child_setup", "check_resources", "signal_group", "tail_file", "proc_state", "wait_for"]
+if TYPE_CHECKING:
+    from pipeline.cluster.runstate import RunState
+
+__all__ = [
+    "child_setup",
+    "check_resources",
+    "signal_group",
+    "tail_file",
+    "proc_state",
+    "wait_for",
+    "Watchdog",
+]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -150,3 +163,42 @@ def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.005)
+
+
+class Watchdog:
+    """The run's watchdog process (:mod:`pipeline.cluster.watchdog`): it holds
+    the read end of a pipe whose write end only this process has, so it sees
+    end of file however the runner dies, and then cleans what the run state
+    file still lists (processes, proxies, containers).  Every provider that
+    starts something starts one in ``open``."""
+
+    def __init__(self, state: RunState, run_dir: Path) -> None:
+        read_fd, write_fd = os.pipe()  # both close-on-exec; the read end becomes the child's stdin
+        log = open(run_dir / "watchdog.log", "ab")
+        try:
+            self.proc: subprocess.Popen | None = subprocess.Popen(
+                [sys.executable, "-m", "pipeline.cluster.watchdog", str(state.path)],
+                stdin=read_fd,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+            )
+        finally:
+            os.close(read_fd)
+            log.close()
+        self._fd: int | None = write_fd
+        state.add_process("watchdog", "watchdog", "watchdog", self.proc.pid)
+
+    def release(self) -> None:
+        """Let it go (after the run's state file is removed, so it finds nothing to do)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self.proc is not None:
+            try:
+                self.proc.wait(3.0)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None

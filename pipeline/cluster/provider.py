@@ -144,6 +144,14 @@ class Provider(abc.ABC):
     def open(self, run: RunContext) -> None:  # noqa: B027 - optional hook, a no-op unless overridden
         """Called once before the first node of a run starts."""
 
+    def toxiproxy(self, seed: int, proxies: int) -> Any | None:
+        """A Toxiproxy of the provider's own for this run, with room for
+        ``proxies`` proxies, or None to use the process-wide one (local nodes).
+        A containers provider runs one on the run's network; its handle may
+        also have ``next_listen()`` and ``host_address(listen)`` (see
+        :mod:`pipeline.containers.toxiproxy`).  The provider closes it."""
+        return None
+
     @abc.abstractmethod
     def allocate(self, name: str, spec: NodeSpec) -> Address:
         """Decide where node ``name`` will listen (the proxies' upstream)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import tempfile
 import threading
 import time
@@ -98,6 +99,9 @@ class RunState:
     toxiproxy_owned: bool = False
     proxies: list[str] = field(default_factory=list)
     processes: dict[str, ProcessRecord] = field(default_factory=dict)
+    #: the Docker engine the run made containers on ("" = the default socket;
+    #: None = no containers), cleaned by their run label
+    docker_host: str | None = None
 
     def __post_init__(self) -> None:
         if self.runner_ticks is None and self.runner_pid == os.getpid():
@@ -143,6 +147,7 @@ class RunState:
             "toxiproxy_owned": self.toxiproxy_owned,
             "proxies": list(self.proxies),
             "processes": {k: asdict(v) for k, v in self.processes.items()},
+            "docker_host": self.docker_host,
         }
 
     def save(self) -> None:
@@ -173,6 +178,10 @@ class RunState:
         gone = set(names)
         self.proxies = [p for p in self.proxies if p not in gone]
         self.save()
+
+    def runner_label(self) -> str:
+        """``<hostname>:<pid>:<start ticks>``: who made a container, on its label."""
+        return f"{socket.gethostname()}:{self.runner_pid}:{self.runner_ticks}"
 
     def remove(self) -> None:
         """The run ended cleanly: forget it."""

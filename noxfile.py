@@ -79,6 +79,18 @@ def multinode(session: nox.Session) -> None:
     _pytest(session, "multinode", "suites/multinode")
 
 
+@nox.session(name="multinode-containers")
+def multinode_containers(session: nox.Session) -> None:
+    """The multinode suites unchanged, each node a container (``--provider containers``: Docker via testcontainers).
+
+    Needs a Docker engine (``$DOCKER_HOST`` or the local socket); without one it stops at once with one line.
+    The node image is built first if the source changed (``invoke image``).
+    Writes ``reports/multinode-containers.xml``.
+    """
+    _install(session)
+    _pytest(session, "multinode-containers", "suites/multinode", "--provider", "containers")
+
+
 @nox.session
 def performance(session: nox.Session) -> None:
     """The seed's four workload patterns in Locust against a fresh 3-node cluster each, gated and plotted.

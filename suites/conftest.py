@@ -17,6 +17,7 @@ the multi-node suites, with no link proxies since there are no peers.
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import sys
 from pathlib import Path
@@ -27,7 +28,7 @@ from pipeline.cluster.config import cluster_config
 from suites.service.client import Api, EventLog, SseStream, uid
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_COMMAND = [sys.executable, "-m", "mabeam", "--node-id", "{name}", "--port", "{port}"]
+DEFAULT_COMMAND = [sys.executable, "-m", "mabeam", "--node-id", "{name}", "--host", "{host}", "--port", "{port}"]
 
 
 class Node(Api):
@@ -47,8 +48,18 @@ def node(cluster_manager):
     """A running ``mabeam`` node (``n1``) for the whole session."""
     override = os.environ.get("MABEAM_NODE_CMD")
     command = shlex.split(override) if override else DEFAULT_COMMAND
+    # a node in a container listens on 0.0.0.0, which mabeam allows only with a secret of its own
+    secret = secrets.token_hex(16)
     handle = cluster_manager.start(
-        cluster_config(1, command=command, health_path="/health", link_proxies=False, cwd=str(ROOT), ready_timeout=30)
+        cluster_config(
+            1,
+            command=command,
+            health_path="/health",
+            link_proxies=False,
+            cwd=str(ROOT),
+            ready_timeout=30,
+            env={"MABEAM_CLUSTER_SECRET": secret},
+        )
     )
     client = Node(handle.node("n1"))
     try:

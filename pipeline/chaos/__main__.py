@@ -17,6 +17,7 @@ from pathlib import Path
 from pipeline.chaos.config import ConfigError, load
 from pipeline.chaos.model import ScenarioError
 from pipeline.chaos.runner import RunOptions, run_stage
+from pipeline.cluster import select
 from pipeline.run.signals import interrupt_once_on_sigterm
 
 EPILOG = """\
@@ -42,6 +43,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="seed of every choice (default: $PIPELINE_SEED, else the scenario's)")
     p.add_argument("--replay", type=Path, metavar="SCHEDULE", help="run exactly this schedule.json again")
     p.add_argument("--dry-run", action="store_true", help="write and print the schedules; start nothing")
+    select.add_options(p)
     p.add_argument("--color", default=None, help=argparse.SUPPRESS)  # the pipeline runner's --color=yes: ignored
     return p
 
@@ -65,15 +67,31 @@ def main(argv: list[str] | None = None) -> int:
         config = load(Path(args.config))
         for name in args.scenario:
             config.scenario(name)
-        options = RunOptions(seed=args.seed, scenarios=tuple(args.scenario), replay=args.replay, dry_run=args.dry_run)
+        provider, skip_reason = select.choose(args.provider, args.skip_without_docker)
+        options = RunOptions(
+            seed=args.seed,
+            scenarios=tuple(args.scenario),
+            replay=args.replay,
+            dry_run=args.dry_run,
+            provider=provider,
+        )
+        if skip_reason is not None and not args.dry_run:
+            from pipeline.report.junit import write_skipped
+
+            names = list(args.scenario) or list(config.names)
+            path = write_skipped(config.junit, "chaos", names, f"skipped without Docker: {skip_reason}")
+            print(f"chaos: skipped without Docker ({skip_reason}); {path}", file=sys.stderr)
+            return 0
 
         interrupt_once_on_sigterm()  # a second signal cannot cut the teardown short
         try:
-            results, _ = run_stage(config, options, env_seed=env_seed)
+            if not args.dry_run:
+                select.prepare(provider)
+            results, _ = run_stage(config, options, env_seed=env_seed, manager=select.manager(provider))
         except KeyboardInterrupt:
             print("chaos: interrupted; the cluster was torn down", file=sys.stderr)
             return 130
-    except (ConfigError, ScenarioError) as exc:
+    except (ConfigError, ScenarioError, select.ProviderChoiceError, select.ProviderUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.dry_run:

@@ -57,6 +57,7 @@ class RunOptions:
     scenarios: tuple[str, ...] = ()
     replay: Path | None = None
     dry_run: bool = False
+    provider: str = "local"
 
 
 def fresh_seed() -> int:
@@ -90,12 +91,13 @@ def plan(config: ChaosConfig, options: RunOptions, env_seed: int | None = None) 
     return out
 
 
-def replay_command(path: Path, root: Path) -> str:
+def replay_command(path: Path, root: Path, provider: str = "local") -> str:
     try:
         shown = path.resolve().relative_to(root.resolve())
     except ValueError:
         shown = path
-    return f"nox -s chaos -- --replay {shown}"
+    where = "" if provider == "local" else f" --provider {provider}"
+    return f"nox -s chaos -- --replay {shown}{where}"
 
 
 def run_stage(
@@ -121,14 +123,14 @@ def run_stage(
     try:
         for schedule in schedules:
             try:
-                result = run_scenario(config, schedule, say=say, manager=manager)
+                result = run_scenario(config, schedule, say=say, manager=manager, provider=options.provider)
             except Exception as exc:  # a broken run is a result (an error case); Ctrl-C is not caught
                 path = config.reports / schedule.scenario.name / "schedule.json"
                 result = ScenarioResult(
                     schedule.scenario,
                     schedule.seed,
                     error=f"{type(exc).__name__}: {exc}",
-                    replay=replay_command(path, config.root),
+                    replay=replay_command(path, config.root, options.provider),
                 )
             results.append(result)
             say(scenario_table(result) + "\n")
@@ -159,11 +161,12 @@ def run_scenario(
     *,
     say: Callable[[str], None] = _say,
     manager: ClusterManager | None = None,
+    provider: str = "local",
 ) -> ScenarioResult:
     s = schedule.scenario
     out = config.reports / s.name
     schedule_path = _prepare(out, schedule)
-    replay = replay_command(schedule_path, config.root)
+    replay = replay_command(schedule_path, config.root, provider)
     started = time.monotonic()
     factory = load_factory(config.workload(s.workload.name))
     env = dict(config.env)

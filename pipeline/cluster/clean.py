@@ -148,17 +148,7 @@ def _engine(docker_host: str | None) -> Any:
     """A client of the engine a run used (its DOCKER_HOST), or raise DockerUnavailable."""
     from pipeline.containers import engine
 
-    saved = os.environ.get("DOCKER_HOST")
-    try:
-        if docker_host:
-            os.environ["DOCKER_HOST"] = docker_host
-        return engine.connect(timeout=3.0)
-    finally:
-        if docker_host:
-            if saved is None:
-                os.environ.pop("DOCKER_HOST", None)
-            else:
-                os.environ["DOCKER_HOST"] = saved
+    return engine.connect(timeout=3.0, docker_host=docker_host or None)
 
 
 def _remove_containers(state: RunState, report: CleanReport, *, dry_run: bool) -> None:

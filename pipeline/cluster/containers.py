@@ -96,6 +96,7 @@ class ContainersProvider(Provider):
         self._watchdog: Watchdog | None = None
         self._toxiproxy: Any = None
         self._addresses: dict[str, Address] = {}
+        self._specs: dict[str, NodeSpec] = {}
         self._host_ports: dict[str, int | None] = {}
         self._launches: dict[str, NodeLaunch] = {}
         self._containers: dict[str, Any] = {}  # name -> testcontainers DockerContainer
@@ -161,8 +162,12 @@ class ContainersProvider(Provider):
 
         if self._run is None or self._network is None:
             raise ProviderError("containers provider: toxiproxy() before open()")
-        first = next(iter(self._launches.values()), None)
-        image = self._node_image(first.spec if first is not None else NodeSpec(command=("x",)))
+        # the manager asks for Toxiproxy after allocating every node, before any starts:
+        # the embedded server runs in the first node's image
+        first = next(iter(self._specs.values()), None)
+        if first is None:
+            raise ProviderError("containers provider: toxiproxy() before allocate()")
+        image = self._node_image(first)
         self._toxiproxy = ContainerToxiproxy(
             client=self._client,
             network=self._network,
@@ -180,14 +185,9 @@ class ContainersProvider(Provider):
     def allocate(self, name: str, spec: NodeSpec) -> Address:
         address = Address(name, spec.port or DEFAULT_PORT)
         self._addresses[name] = address
+        self._specs[name] = spec
         self._host_ports[name] = free_port() if self._local else None
         return address
-
-    def address(self, name: str) -> Address:
-        try:
-            return self._addresses[name]
-        except KeyError:
-            raise ProviderError(f"unknown node {name!r}; nodes: {', '.join(self._addresses)}") from None
 
     def client_address(self, name: str) -> Address:
         port = self._host_ports.get(name)
@@ -319,7 +319,12 @@ class ContainersProvider(Provider):
         from testcontainers.core.wait_strategies import HttpWaitStrategy, PortWaitStrategy
 
         container = self._containers.get(name)
-        if container is None or self.exit_code(name) is not None:
+        if container is None:
+            return False
+        try:
+            if self._state(name).get("Status") != "running":  # one inspect: exited, dead, paused, restarting
+                return False
+        except ProviderError:
             return False
         port = self.address(name).port
         strategy: Any = HttpWaitStrategy(port, health_path) if health_path is not None else PortWaitStrategy(port)

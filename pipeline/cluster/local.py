@@ -83,12 +83,6 @@ class LocalProvider(Provider):
             self._launches[name].address = address
         return address
 
-    def address(self, name: str) -> Address:
-        try:
-            return self._addresses[name]
-        except KeyError:
-            raise ProviderError(f"unknown node {name!r}; nodes: {', '.join(self._addresses)}") from None
-
     def start(self, launch: NodeLaunch) -> None:
         check_resources(launch.name, launch.spec.resources)
         argv = launch.argv()

@@ -164,9 +164,14 @@ class Provider(abc.ABC):
         """How a node reaches a link proxy that listens on ``proxy_listen``."""
         return proxy_listen
 
-    @abc.abstractmethod
     def address(self, name: str) -> Address:
-        """Where node ``name`` listens (after ``allocate``)."""
+        """Where node ``name`` listens (after ``allocate``): what ``allocate``
+        recorded in ``self._addresses``."""
+        addresses: dict[str, Address] = getattr(self, "_addresses", {})
+        try:
+            return addresses[name]
+        except KeyError:
+            raise ProviderError(f"unknown node {name!r}; nodes: {', '.join(addresses) or 'none allocated'}") from None
 
     @abc.abstractmethod
     def start(self, launch: NodeLaunch) -> None:

@@ -47,9 +47,9 @@ class DockerUnavailable(RuntimeError):
     """No Docker engine answers where we looked (the message is one line)."""
 
 
-def engine_description() -> str:
+def engine_description(docker_host: str | None = None) -> str:
     """Where the engine is looked for, as a user would set it."""
-    host = os.environ.get("DOCKER_HOST")
+    host = docker_host or os.environ.get("DOCKER_HOST")
     return f"DOCKER_HOST={host}" if host else f"{DEFAULT_SOCKET} (DOCKER_HOST unset)"
 
 
@@ -63,20 +63,24 @@ def is_local_engine() -> bool:
     return name in ("localhost", "127.0.0.1", "::1")
 
 
-def connect(timeout: float = 5.0) -> Any:
-    """A ``docker.DockerClient`` that has answered a ping, or DockerUnavailable."""
+def connect(timeout: float = 5.0, docker_host: str | None = None) -> Any:
+    """A ``docker.DockerClient`` that has answered a ping, or DockerUnavailable.
+    ``docker_host``: this engine instead of ``$DOCKER_HOST`` (a dead run's)."""
     try:  # through importlib: the docker SDK ships no type information
         docker: Any = importlib.import_module("docker")
         DockerException: Any = importlib.import_module("docker.errors").DockerException
     except ImportError as exc:  # pragma: no cover - docker is a dependency of testcontainers
         raise DockerUnavailable(f"the docker SDK is not installed ({exc}); pip install testcontainers") from None
     try:
-        client = docker.from_env(timeout=max(1, round(timeout)))
+        if docker_host:
+            client = docker.DockerClient(base_url=docker_host, timeout=max(1, round(timeout)))
+        else:
+            client = docker.from_env(timeout=max(1, round(timeout)))
         client.ping()
     except (TimeoutError, DockerException, OSError) as exc:
         reason = " ".join(str(exc).split())[:200]
         raise DockerUnavailable(
-            f"no Docker engine reachable at {engine_description()}: {reason}; "
+            f"no Docker engine reachable at {engine_description(docker_host)}: {reason}; "
             "start dockerd (or point DOCKER_HOST at an engine), or use --provider local"
         ) from None
     return client

@@ -16,6 +16,7 @@ import random
 import sys
 from pathlib import Path
 
+from pipeline.cluster import select
 from pipeline.load.config import ConfigError, load
 from pipeline.load.locust import LocustOptions
 from pipeline.load.runner import RunOptions, run_stage
@@ -60,6 +61,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--master-bind-host", default="127.0.0.1", help="where the master listens for workers")
     p.add_argument("--master-bind-port", type=int, default=5557)
+    select.add_options(p)
     p.add_argument("--color", default=None, help=argparse.SUPPRESS)  # the pipeline runner's --color=yes: ignored
     p.add_argument(
         "--locust-arg",
@@ -99,7 +101,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
+    try:
+        provider, skip_reason = select.choose(args.provider, args.skip_without_docker)
+    except (select.ProviderChoiceError, select.ProviderUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     options = RunOptions(
+        provider=provider,
         seed=seed,
         full=args.full,
         duration_s=args.duration,
@@ -115,9 +123,18 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
 
+    if skip_reason is not None:
+        from pipeline.report.junit import write_skipped
+
+        names = list(args.pattern) or list(config.names)
+        path = write_skipped(config.junit, "performance", names, f"skipped without Docker: {skip_reason}")
+        print(f"performance: skipped without Docker ({skip_reason}); {path}", file=sys.stderr)
+        return 0
+
     interrupt_once_on_sigterm()  # a second signal cannot cut the teardown short
     try:
-        results, _ = run_stage(config, options)
+        select.prepare(provider)
+        results, _ = run_stage(config, options, manager=select.manager(provider))
     except KeyboardInterrupt:
         print("performance: interrupted; Locust stopped and the cluster torn down", file=sys.stderr)
         return 130

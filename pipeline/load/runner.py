@@ -45,6 +45,7 @@ class RunOptions:
     users: int | None = None
     patterns: tuple[str, ...] = ()
     locust: LocustOptions = LocustOptions()
+    provider: str = "local"
 
 
 def replay_command(options: RunOptions) -> str:
@@ -59,6 +60,8 @@ def replay_command(options: RunOptions) -> str:
         parts.append(f"--users {options.users}")
     if options.locust.processes:
         parts.append(f"--processes {options.locust.processes}")
+    if options.provider != "local":
+        parts.append(f"--provider {options.provider}")
     return " ".join(parts)
 
 

@@ -349,3 +349,21 @@ def write(xml: JUnitXml, path: Path) -> Path:
     tree.write(tmp, encoding="utf-8", xml_declaration=True)
     tmp.replace(path)
     return path
+
+
+def write_skipped(path: Path, stage: str, names: list[str], reason: str) -> Path:
+    """A stage report in which every case was skipped for ``reason`` (a stage that
+    could not run here and was asked to skip rather than fail): the gate reads it
+    as "all N tests were skipped", with the reason in each case."""
+    suite = TestSuite(stage)
+    suite.add_property("pipeline.skipped_reason", reason)
+    for name in names or [stage]:
+        case = xunit2.TestCase(name, stage)
+        case.result = [Skipped(reason, "skipped")]
+        suite.append(case)
+    xml = JUnitXml(name=stage)
+    xml.append(suite)
+    xml.update_statistics()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    xml.write(str(path))
+    return path

@@ -22,7 +22,13 @@ SIGTERM during a session that uses ``cluster`` ends it like Ctrl-C: the
 current test stops, every cluster is torn down, the exit status is 143.
 
 Options: ``--cluster-seed N`` (replay; same as ``PIPELINE_SEED=N``),
-``--cluster-log-lines N`` (log lines per node in failure reports, default 30).
+``--cluster-log-lines N`` (log lines per node in failure reports, default 30),
+``--provider {local,containers}`` (where nodes run; default
+``$PIPELINE_PROVIDER`` or ``local``, see :mod:`pipeline.cluster.select`) and
+``--skip-without-docker``.  With ``--provider containers`` and no Docker
+engine answering, the session stops before collecting with one line saying so
+(exit 4); with ``--skip-without-docker`` every test that starts a cluster is
+skipped instead, the reason in its report.
 
 Enable it with ``-p pipeline.testing.pytest_plugin``, ``pytest_plugins =
 ["pipeline.testing.pytest_plugin"]`` in the root ``conftest.py``, or the
@@ -31,6 +37,7 @@ Enable it with ``-p pipeline.testing.pytest_plugin``, ``pytest_plugins =
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from collections.abc import Callable
@@ -48,6 +55,8 @@ pytest_plugins = ["pipeline.testing.reruns"]
 _CLUSTERS = pytest.StashKey[list]()
 _REPORTED = pytest.StashKey[bool]()
 _SIGTERM = pytest.StashKey[Any]()
+_PROVIDER = pytest.StashKey[str]()
+_UNAVAILABLE = pytest.StashKey["str | None"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,15 +75,61 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N",
         help="node log lines attached to a failing test's report (default 30)",
     )
+    group.addoption(
+        "--provider",
+        default=None,
+        metavar="NAME",
+        help="where cluster nodes run: local (processes, the default) or containers (Docker, via testcontainers); "
+        "default $PIPELINE_PROVIDER or local",
+    )
+    group.addoption(
+        "--skip-without-docker",
+        action="store_true",
+        default=False,
+        help="with --provider containers: skip the tests that start clusters when no Docker engine answers "
+        "(default: stop with an error)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Resolve ``--provider`` once, before collection: a wrong name or an
+    unreachable Docker engine is one line, not an error in every test."""
+    from pipeline.cluster.select import ProviderChoiceError, provider_name, unavailable
+
+    try:
+        name = provider_name(config.getoption("provider", None))
+    except ProviderChoiceError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_PROVIDER] = name
+    reason = unavailable(name)
+    if reason is not None and not config.getoption("skip_without_docker", False):
+        raise pytest.UsageError(f"{reason} (--skip-without-docker skips the cluster tests instead)")
+    config.stash[_UNAVAILABLE] = reason
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    name = config.stash.get(_PROVIDER, "local")
+    reason = config.stash.get(_UNAVAILABLE, None)
+    if reason is not None:
+        return f"cluster provider: {name} - unavailable, cluster tests skipped: {reason}"
+    return None if name == "local" else f"cluster provider: {name}"
 
 
 @pytest.fixture(scope="session")
-def cluster_manager() -> Any:
-    """The manager the ``cluster`` factory starts clusters with (local provider,
-    shared Toxiproxy).  Override in a conftest for another provider."""
-    from pipeline.cluster.manager import ClusterManager
+def cluster_manager(pytestconfig: pytest.Config) -> Any:
+    """The manager the ``cluster`` factory starts clusters with: the provider of
+    ``--provider`` (default local processes, shared Toxiproxy).  Override in a
+    conftest for a provider of your own."""
+    from pipeline.cluster import select
 
-    return ClusterManager()
+    name = pytestconfig.stash.get(_PROVIDER, "local")
+    reason = pytestconfig.stash.get(_UNAVAILABLE, None)
+    if reason is not None:
+        pytest.skip(f"skipped without Docker (--skip-without-docker): {reason}")
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+        select.prepare(name)  # a first image build takes a minute or two: its progress is shown
+    return select.manager(name)
 
 
 @pytest.fixture

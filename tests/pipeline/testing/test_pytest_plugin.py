@@ -10,6 +10,8 @@ import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -158,3 +160,22 @@ def test_sigterm_ends_the_session_and_tears_clusters_down(pytester, monkeypatch,
     assert not any(process_alive(p) for p in pids)
     assert list(runs.glob("*.json")) == []
     assert not (pytester.path / "ran.txt").exists()
+
+
+def test_provider_containers_without_docker_stops_in_one_line_or_skips(pytester, monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/pipeline-test-docker.sock")
+    monkeypatch.setenv("PIPELINE_RUNS_DIR", str(tmp_path / "runs"))
+    pytester.makepyfile(test_inner=INNER)
+    stopped = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:cacheprovider", "--provider", "containers")
+    assert stopped.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in stopped.stderr.lines if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("ERROR: --provider containers: no Docker engine reachable")
+    assert "Traceback" not in stopped.stderr.str() + stopped.stdout.str()
+
+    skipped = pytester.runpytest_subprocess(
+        *plugin_args(), "-p", "no:cacheprovider", "--provider", "containers", "--skip-without-docker", "-rs"
+    )
+    skipped.assert_outcomes(skipped=3)
+    out = skipped.stdout.str()
+    assert "cluster provider: containers - unavailable" in out  # the header says so
+    assert "skipped without Docker (--skip-without-docker)" in out  # and each skip's reason

@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("chaos: interrupted; the cluster was torn down", file=sys.stderr)
             return 130
+        except select.ProviderUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     except (ConfigError, ScenarioError, select.ProviderChoiceError, select.ProviderUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

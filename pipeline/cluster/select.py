@@ -71,21 +71,27 @@ def unavailable(name: str, timeout: float = 5.0) -> str | None:
 
 
 def prepare(name: str, *, say: Callable[[str], None] | None = None, root: Path = ROOT) -> str | None:
-    """The slow one-off work of provider ``name`` (containers: the node image); returns what it made."""
+    """The slow one-off work of provider ``name`` (containers: the node image); returns what it made.
+    Raises :class:`ProviderUnavailable` (one line) when it cannot be done."""
     if name != "containers":
         return None
     import time
 
     from pipeline.containers import engine
-    from pipeline.containers.image import ensure_image, remove_images
+    from pipeline.containers.image import ImageError, ensure_image, remove_images
 
     say = say or (lambda line: print(f"[pipeline.containers] {line}", file=sys.stderr, flush=True))
     t0 = time.monotonic()
-    client = engine.connect()
+    try:
+        client = engine.connect()
+    except engine.DockerUnavailable as exc:
+        raise ProviderUnavailable(f"--provider containers: {exc}") from None
     try:
         tag = ensure_image(root, client=client, progress=say)
         # older trees' images are dead weight (a full copy each on vfs storage); one in use stays
         removed = remove_images(client, root=root)
+    except ImageError as exc:  # one line: what is missing and what to do
+        raise ProviderUnavailable(f"--provider containers: the node image cannot be made: {exc}") from None
     finally:
         client.close()
     if removed:

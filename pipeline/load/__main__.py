@@ -138,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("performance: interrupted; Locust stopped and the cluster torn down", file=sys.stderr)
         return 130
+    except select.ProviderUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if _failed_injection(results) or any(r.error or (r.trusted and not r.passed) for r in results):
         return 1
     if any(not r.trusted for r in results):
